@@ -1,0 +1,167 @@
+"""The sampler process behind helpers.measure(): watches a process tree from outside.
+
+Run as ``python -m helpers._sampler ROOT_PID INTERVAL [--memory-profiler]``. It is a plain subprocess, not a
+multiprocessing child, so it works whatever the start method and whatever ``__main__`` is
+(a notebook, a script, code piped on standard input).
+
+Protocol, one JSON document per line on stdout:
+    sampler -> caller   {"ready": true}                after the baseline sample
+    caller  -> sampler  "stop" on stdin (or stdin closes: the caller died)
+    sampler -> caller   {"ticks": [...], "processes": {...}, "sampler_cpu": s}
+
+Timestamps are time.perf_counter(), a system-wide monotonic clock on Linux, macOS and
+Windows, so they line up with the caller's own perf_counter() readings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+import time
+
+import psutil
+
+
+def _role(proc: psutil.Process, root: int) -> str:
+    if proc.pid == root:
+        return "caller"
+    try:
+        name = proc.name()
+        cmdline = " ".join(proc.cmdline())
+    except psutil.Error:
+        return "worker"
+    if "redis-server" in name or "helpers.servers" in cmdline or "redis-server" in cmdline:
+        return "server"
+    if "resource_tracker" in cmdline or "forkserver" in cmdline:
+        return "helper"
+    return "worker"
+
+
+def _describe(proc: psutil.Process, root: int) -> dict:
+    try:
+        name, ppid = proc.name(), proc.ppid()
+        cmdline = " ".join(proc.cmdline())[:200]
+    except psutil.Error:
+        name, ppid, cmdline = "?", None, ""
+    return {"role": _role(proc, root), "name": name, "ppid": ppid, "cmdline": cmdline}
+
+
+def _memory(proc: psutil.Process) -> tuple[int, int | None, int | None]:
+    """RSS, USS and PSS in bytes; the one place that calls memory_full_info()."""
+    try:
+        info = proc.memory_full_info()
+        return info.rss, getattr(info, "uss", None), getattr(info, "pss", None)
+    except psutil.AccessDenied:
+        return proc.memory_info().rss, None, None
+
+
+def _memory_profiler_reading(root: int) -> list | None:
+    """What memory_profiler reports for root now, in MiB: [include_children total, {pid: MiB}].
+
+    These are the per-tick functions behind memory_profiler.memory_usage(include_children=True)
+    and its multiprocess=True mode (mprof run --multiprocess): both add up RSS, and both count
+    every descendant, the monitoring process included (memory_profiler's own MemTimer child
+    when it is used on a function; this sampler here).
+    """
+    import memory_profiler
+
+    try:
+        total = memory_profiler._get_memory(root, "psutil", include_children=True)
+        children = {pid: mib for pid, mib in memory_profiler._get_child_memory(root) if pid}
+    except psutil.Error:
+        return None
+    return [total, children]
+
+
+class Sampler:
+    def __init__(self, root: int, memory_profiler: bool = False) -> None:
+        self.me = os.getpid()
+        self.root = root
+        self.memory_profiler = memory_profiler
+        self.tracked: dict[int, psutil.Process] = {}
+        self.processes: dict[int, dict] = {}
+        self.ticks: list[list] = []
+        psutil.cpu_percent(percpu=True)  # the first call returns a meaningless 0.0: prime it
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.root)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+        alive = []
+        for proc in procs:
+            if proc.pid == self.me:
+                continue
+            known = self.tracked.get(proc.pid)
+            if known is None or known.create_time() != proc.create_time():
+                known = proc
+                self.tracked[proc.pid] = proc
+                proc.cpu_percent(None)  # prime: the first reading is meaningless
+                self.processes[proc.pid] = _describe(proc, self.root)
+            alive.append(known)
+        return alive
+
+    def sample(self) -> None:
+        t = time.perf_counter()
+        rows = []
+        for proc in self._tree():
+            try:
+                with proc.oneshot():
+                    rss, uss, pss = _memory(proc)
+                    cpu = proc.cpu_percent(None)
+                    times = proc.cpu_times()
+                rows.append([proc.pid, rss, uss, pss, cpu, times.user + times.system])
+            except psutil.Error:  # the process ended mid-sample: skip it this tick
+                continue
+        available = psutil.virtual_memory().available
+        cores = psutil.cpu_percent(percpu=True)
+        tick = [t, available, cores, rows]
+        if self.memory_profiler:
+            tick.append(_memory_profiler_reading(self.root))
+        self.ticks.append(tick)
+
+
+def main(argv: list[str]) -> int:
+    root, interval = int(argv[0]), float(argv[1])
+    with_memory_profiler = "--memory-profiler" in argv[2:]
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(5)  # yield the CPU to the measured work when both want it
+    sampler = Sampler(root, memory_profiler=with_memory_profiler)
+    stop = threading.Event()
+
+    def wait_for_stop() -> None:
+        sys.stdin.readline()  # "stop", or "" when the caller died and the pipe closed
+        stop.set()
+
+    threading.Thread(target=wait_for_stop, daemon=True).start()
+    sampler.sample()  # the baseline, taken before the block starts
+    print(json.dumps({"ready": True}), flush=True)
+    next_tick = time.perf_counter() + interval
+    while not stop.wait(max(0.0, next_tick - time.perf_counter())):
+        sampler.sample()
+        next_tick += interval
+        if next_tick < time.perf_counter():  # fell behind: skip ticks rather than burst
+            next_tick = time.perf_counter() + interval
+        if not psutil.pid_exists(root):
+            break
+    sampler.sample()  # the closing sample, just after the block
+    cpu = psutil.Process().cpu_times()
+    print(
+        json.dumps(
+            {
+                "ticks": sampler.ticks,
+                "processes": sampler.processes,
+                "sampler_cpu": cpu.user + cpu.system,
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,139 @@
+"""Task events: who ran which task when, recorded inside workers and threads.
+
+Introduced in 01_process_pool.ipynb (the timeline charts). A workload decorated with
+``@recorded`` (or a block inside ``with task("name"):``) writes one line per task to a
+folder that ``helpers.measure()`` opens for its block. Workers find that folder by walking
+up their parent processes, so events arrive under fork, spawn and forkserver alike (a
+forkserver's children do not inherit the caller's environment, but they are its
+descendants). Outside a measurement, recording costs one directory lookup and writes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import psutil
+
+F = TypeVar("F", bound=Callable)
+_PREFIX = "helpers-events-"
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """One task's run. start and end are time.perf_counter() seconds; cpu is the thread's CPU seconds."""
+
+    task: str
+    pid: int
+    thread: str
+    start: float
+    end: float
+    cpu: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def events_dir_for(pid: int) -> Path:
+    """The folder where a measurement taken in process pid collects task events."""
+    return Path(tempfile.gettempdir()) / f"{_PREFIX}{pid}"
+
+
+_lineage: tuple[int, tuple[int, ...]] | None = None  # (pid, [pid, ppid, ...]) cached per process
+_open_files: dict[Path, int] = {}
+_lock = threading.Lock()
+
+
+def _this_process_and_ancestors() -> tuple[int, ...]:
+    global _lineage
+    pid = os.getpid()
+    if _lineage is None or _lineage[0] != pid:  # recompute after a fork
+        try:
+            chain = (pid, *(p.pid for p in psutil.Process(pid).parents()))
+        except psutil.Error:
+            chain = (pid, os.getppid())
+        _lineage = (pid, chain)
+    return _lineage[1]
+
+
+def _active_dir() -> Path | None:
+    for pid in _this_process_and_ancestors():
+        folder = events_dir_for(pid)
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def emit(event: TaskEvent) -> None:
+    """Write one event where the enclosing measurement collects them (nothing if there is none)."""
+    folder = _active_dir()
+    if folder is None:
+        return
+    line = (json.dumps(asdict(event)) + "\n").encode()
+    with _lock:
+        fd = _open_files.get(folder)
+        if fd is None:
+            try:
+                fd = os.open(
+                    folder / f"{os.getpid()}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                )
+            except OSError:  # the measurement ended between the lookup and the open
+                return
+            _open_files[folder] = fd
+        os.write(fd, line)  # one small O_APPEND write: atomic between threads and processes
+
+
+def close_files(folder: Path) -> None:
+    """Close this process's open event file for folder (the measurement calls this at its end)."""
+    with _lock:
+        fd = _open_files.pop(folder, None)
+    if fd is not None:
+        os.close(fd)
+
+
+@contextmanager
+def task(name: str) -> Iterator[None]:
+    """Record the enclosed block as one task event named name."""
+    start, cpu0 = time.perf_counter(), time.thread_time()
+    try:
+        yield
+    finally:
+        end, cpu1 = time.perf_counter(), time.thread_time()
+        emit(TaskEvent(name, os.getpid(), threading.current_thread().name, start, end, cpu1 - cpu0))
+
+
+def recorded(func: F) -> F:
+    """Decorate a module-level workload so each call is recorded as a task event.
+
+    The wrapper keeps the function's name, so it stays picklable for process pools.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with task(func.__name__):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def read_events(folder: Path) -> list[TaskEvent]:
+    """All events written to folder, sorted by start time."""
+    events = []
+    for path in folder.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                try:
+                    events.append(TaskEvent(**json.loads(line)))
+                except (ValueError, TypeError):
+                    continue  # a line cut short by a worker killed mid-write
+    return sorted(events, key=lambda e: e.start)

@@ -1,0 +1,1 @@
+"""One module per lesson: each runs workloads under helpers.measure() and returns a Result."""

@@ -1,0 +1,383 @@
+"""What this machine offers a parallel program: usable cores, memory, start methods, the GIL.
+
+Introduced in 00_start_here.ipynb; every experiment reads its sizes and start method here.
+Everything is read from the machine itself (affinity, cgroup files, psutil), never assumed.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import multiprocessing
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psutil
+
+START_METHOD_VARIABLE = "HELPERS_START_METHOD"
+KNOWN_START_METHODS = ("fork", "spawn", "forkserver")
+# Share of the available memory that one experiment may use for its data (see memory_budget).
+BUDGET_SHARE = 0.25
+_NO_LIMIT = 2**60  # cgroup v1 writes a huge number (not "max") when there is no limit
+
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+# -- cores -------------------------------------------------------------------------------
+
+
+def _affinity_cores() -> int:
+    """Cores this process may run on (CPU affinity), or all logical cores where unknown."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    try:
+        return len(psutil.Process().cpu_affinity())  # Windows, some BSDs
+    except (AttributeError, psutil.Error, NotImplementedError):
+        return os.cpu_count() or 1
+
+
+def _own_cgroup_paths() -> dict[str, str]:
+    """Map controller -> this process's cgroup path; '' is the cgroup v2 unified path."""
+    paths: dict[str, str] = {}
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return paths
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        for controller in controllers.split(",") if controllers else [""]:
+            paths[controller] = path
+    return paths
+
+
+def _cgroup_files(controller: str, name: str) -> list[Path]:
+    """Candidate files for a cgroup setting, own cgroup first, then the mount's root."""
+    own = _own_cgroup_paths()
+    candidates = []
+    if controller == "":  # cgroup v2, or its "unified" mount beside v1 controllers
+        bases = [_CGROUP_ROOT, _CGROUP_ROOT / "unified"]
+    elif controller == "cpu":
+        bases = [_CGROUP_ROOT / "cpu", _CGROUP_ROOT / "cpu,cpuacct"]
+    else:
+        bases = [_CGROUP_ROOT / controller]
+    for base in bases:
+        relative = own.get(controller, "").lstrip("/")
+        if relative:
+            candidates.append(base / relative / name)
+        candidates.append(base / name)
+    return [path for path in candidates if path.is_file()]
+
+
+def _read_first(paths: list[Path]) -> str | None:
+    for path in paths:
+        try:
+            return path.read_text().strip()
+        except OSError:
+            continue
+    return None
+
+
+def cgroup_cpu_quota() -> float | None:
+    """The container's CPU quota in cores (cgroup v2 cpu.max or v1 cfs quota), None if unlimited."""
+    text = _read_first(_cgroup_files("", "cpu.max"))
+    if text:
+        quota, _, period = text.partition(" ")
+        if quota != "max" and period:
+            return int(quota) / int(period)
+        return None
+    quota_text = _read_first(_cgroup_files("cpu", "cpu.cfs_quota_us"))
+    period_text = _read_first(_cgroup_files("cpu", "cpu.cfs_period_us"))
+    if quota_text and period_text and int(quota_text) > 0:
+        return int(quota_text) / int(period_text)
+    return None
+
+
+def usable_cores() -> int:
+    """Whole cores a parallel program can really use: affinity, capped by a cgroup quota."""
+    cores = _affinity_cores()
+    quota = cgroup_cpu_quota()
+    if quota is not None:
+        cores = min(cores, max(1, math.floor(quota)))
+    return max(1, cores)
+
+
+# -- memory ------------------------------------------------------------------------------
+
+
+def memory_limit_bytes() -> int | None:
+    """The container's memory limit in bytes (cgroup v2 memory.max or v1), None if none."""
+    for controller, name in (("", "memory.max"), ("memory", "memory.limit_in_bytes")):
+        text = _read_first(_cgroup_files(controller, name))
+        if text is None:
+            continue
+        if text == "max" or int(text) >= _NO_LIMIT:
+            return None
+        return int(text)
+    return None
+
+
+def _cgroup_memory_usage() -> int | None:
+    for controller, name in (("", "memory.current"), ("memory", "memory.usage_in_bytes")):
+        text = _read_first(_cgroup_files(controller, name))
+        if text is not None:
+            return int(text)
+    return None
+
+
+def memory_available_bytes() -> int:
+    """Memory a new allocation can take, in bytes: the system's, or less under a container limit."""
+    available = psutil.virtual_memory().available
+    limit = memory_limit_bytes()
+    if limit is not None:
+        used = _cgroup_memory_usage()
+        if used is not None:
+            available = min(available, max(0, limit - used))
+        else:
+            available = min(available, limit)
+    return available
+
+
+def memory_budget_bytes() -> int:
+    """Bytes one experiment may spend on data: a quarter of what is available now.
+
+    The lessons' data sizes shrink to this on small machines (Binder has about 2 GB), so an
+    experiment never swaps the machine or gets killed by the container.
+    """
+    return int(memory_available_bytes() * BUDGET_SHARE)
+
+
+def check_size(nbytes: int, *, what: str = "data") -> int:
+    """Return nbytes if it fits in the memory budget; raise ValueError saying the budget if not."""
+    if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes <= 0:
+        raise ValueError(f"{what} size must be a positive number of bytes, got {nbytes!r}")
+    budget = memory_budget_bytes()
+    if nbytes > budget:
+        raise ValueError(
+            f"{what} of {nbytes / 2**20:.0f} MiB exceeds this machine's memory budget of "
+            f"{budget / 2**20:.0f} MiB ({BUDGET_SHARE:.0%} of the memory available now); "
+            "ask for a smaller size"
+        )
+    return nbytes
+
+
+# -- start methods -----------------------------------------------------------------------
+
+
+def start_methods() -> list[str]:
+    """Start methods this platform offers, in multiprocessing's order."""
+    return list(multiprocessing.get_all_start_methods())
+
+
+def default_start_method() -> str:
+    """The platform's own default start method (fork on Linux before 3.14, spawn on macOS/Windows)."""
+    return multiprocessing.get_context().get_start_method()
+
+
+def start_method() -> str:
+    """The start method the course uses: $HELPERS_START_METHOD if set, else the platform default.
+
+    An unknown value, or one this platform lacks, raises ValueError naming the allowed values.
+    """
+    wanted = os.environ.get(START_METHOD_VARIABLE, "").strip()
+    if not wanted:
+        return default_start_method()
+    return validate_start_method(wanted, source=f"${START_METHOD_VARIABLE}")
+
+
+def validate_start_method(name: str, *, source: str = "start method") -> str:
+    """Return name if this platform offers it; raise ValueError naming the allowed ones if not."""
+    available = start_methods()
+    if name not in available:
+        known = (
+            ""
+            if name in KNOWN_START_METHODS
+            else f" (known methods: {', '.join(KNOWN_START_METHODS)})"
+        )
+        raise ValueError(
+            f"{source}={name!r} is not available here; this platform allows "
+            f"{', '.join(available)}{known}"
+        )
+    return name
+
+
+def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext:
+    """A multiprocessing context with an explicit start method (default: start_method())."""
+    chosen = start_method() if method is None else validate_start_method(method)
+    return multiprocessing.get_context(chosen)
+
+
+def check_workers(workers: object, *, what: str = "workers") -> int:
+    """Return workers if it is a whole number of at least 1; raise a clear ValueError if not."""
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise ValueError(f"{what} must be a whole number of at least 1, got {workers!r}")
+    if workers < 1:
+        raise ValueError(f"{what} must be at least 1, got {workers}")
+    return workers
+
+
+# -- interpreter -------------------------------------------------------------------------
+
+
+def gil_enabled() -> bool:
+    """False only on a free-threaded CPython build running without the GIL (PEP 703)."""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+def pss_available() -> bool:
+    """Whether PSS (proportional set size) can be read here: Linux with /proc smaps."""
+    try:
+        return getattr(psutil.Process().memory_full_info(), "pss", None) is not None
+    except (psutil.Error, AttributeError, OSError):
+        return False
+
+
+# -- the fingerprint ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What this machine offers a parallel program, as read now. Sizes in bytes."""
+
+    python: str
+    implementation: str
+    platform: str
+    cpu: str
+    logical_cores: int
+    usable_cores: int
+    cgroup_cpu_quota: float | None
+    memory_total_bytes: int
+    memory_limit_bytes: int | None
+    memory_available_bytes: int
+    memory_budget_bytes: int
+    start_method: str
+    start_methods: list[str] = field(default_factory=list)
+    gil_enabled: bool = True
+    pss_available: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def consequences(self) -> list[str]:
+        """What these facts mean for the lessons, in plain sentences."""
+        notes = []
+        if self.usable_cores < 2:
+            notes.append(
+                f"{self.usable_cores} usable core: parallel speed-ups cannot show here; "
+                "the lessons show reference results instead."
+            )
+        else:
+            notes.append(
+                f"{self.usable_cores} usable cores: process pools can run up to "
+                f"{self.usable_cores} CPU-bound tasks at once, so speed-ups up to "
+                f"{self.usable_cores}x are possible."
+            )
+        if self.logical_cores > self.usable_cores:
+            notes.append(
+                f"This process may use {self.usable_cores} of the {self.logical_cores} logical "
+                "cores (CPU affinity or a container quota): os.cpu_count() overstates it."
+            )
+        if self.memory_limit_bytes is not None:
+            notes.append(
+                f"A container limits memory to {self.memory_limit_bytes / 2**30:.1f} GiB; "
+                "experiments size their data to fit under it."
+            )
+        notes.append(
+            f"Experiments use up to {self.memory_budget_bytes / 2**20:.0f} MiB for data "
+            f"(a quarter of the {self.memory_available_bytes / 2**30:.1f} GiB available)."
+        )
+        if not self.pss_available:
+            notes.append(
+                "PSS cannot be measured here (it needs Linux): memory totals use USS, "
+                "which leaves out shared pages."
+            )
+        if self.start_method != "fork":
+            notes.append(
+                f"Start method {self.start_method}: workers start a fresh interpreter and "
+                "rebuild module globals, so copy-on-write sharing of parent data does not apply."
+            )
+        if not self.gil_enabled:
+            notes.append("The GIL is disabled (free-threaded build): CPU-bound threads can scale.")
+        else:
+            notes.append("The GIL is enabled: CPU-bound Python threads take turns on one core.")
+        return notes
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(_human(k, v))}</td></tr>"
+            for k, v in self.to_dict().items()
+        )
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.consequences())
+        return f"<table>{rows}</table><p><b>What this means for the lessons</b></p><ul>{notes}</ul>"
+
+    def __str__(self) -> str:
+        width = max(len(k) for k in self.to_dict())
+        lines = [f"{k:<{width}}  {_human(k, v)}" for k, v in self.to_dict().items()]
+        lines += ["", "What this means for the lessons:"] + [f"- {n}" for n in self.consequences()]
+        return "\n".join(lines)
+
+
+def _human(key: str, value: object) -> str:
+    if key.endswith("_bytes") and isinstance(value, int):
+        return f"{value / 2**30:.2f} GiB"
+    if key.endswith("_bytes") and value is None:
+        return "none"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def fingerprint() -> Fingerprint:
+    """Read this machine's facts now (takes a few milliseconds)."""
+    return Fingerprint(
+        python=platform.python_version(),
+        implementation=platform.python_implementation(),
+        platform=f"{platform.system()} {platform.release()} {platform.machine()}",
+        cpu=_cpu_name(),
+        logical_cores=os.cpu_count() or 1,
+        usable_cores=usable_cores(),
+        cgroup_cpu_quota=cgroup_cpu_quota(),
+        memory_total_bytes=psutil.virtual_memory().total,
+        memory_limit_bytes=memory_limit_bytes(),
+        memory_available_bytes=memory_available_bytes(),
+        memory_budget_bytes=memory_budget_bytes(),
+        start_method=start_method(),
+        start_methods=start_methods(),
+        gil_enabled=gil_enabled(),
+        pss_available=pss_available(),
+    )
+
+
+SMALL_VARIABLE = "HELPERS_SMALL"
+SMALL_BUDGET_BYTES = 512 * 2**20
+
+
+def small_machine() -> bool:
+    """True where lessons should shrink their work: $HELPERS_SMALL=1, or a memory budget under 512 MiB.
+
+    The one switch notebooks read (``SMALL = helpers.machine.small_machine()``) to size
+    their experiments for Binder-like machines.
+    """
+    flag = os.environ.get(SMALL_VARIABLE, "").strip().lower()
+    if flag in ("1", "true", "yes"):
+        return True
+    if flag in ("0", "false", "no"):
+        return False
+    return memory_budget_bytes() < SMALL_BUDGET_BYTES
