@@ -111,6 +111,10 @@ class Sampler:
         for proc in self._tree():
             try:
                 with proc.oneshot():
+                    if (
+                        proc.status() == psutil.STATUS_ZOMBIE
+                    ):  # ended, not yet reaped: no memory left
+                        continue
                     rss, uss, pss = _memory(proc)
                     cpu = proc.cpu_percent(None)
                     times = proc.cpu_times()

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import matplotlib
+from matplotlib.patches import Patch
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -117,8 +118,6 @@ def timeline(
         ax.set_title(title)
         ax.grid(axis="y", visible=False)
         if len(names) > 1:
-            from matplotlib.patches import Patch
-
             ax.legend(
                 handles=[Patch(color=color(i), label=n) for i, n in enumerate(names)],
                 loc="upper left",
@@ -166,7 +165,7 @@ def memory(m: Measurement, *, title: str = "Memory per process", ax: Axes | None
         index = {t: i for i, t in enumerate(times)}
         pids = [p.pid for p in m.per_process()]
         x = np.array(times) - m.start
-        layers, labels, colours, hatches = [], [], [], []
+        layers, colours, hatches = [], [], []
         for n, pid in enumerate(pids):
             private = np.zeros(len(times))
             shared = np.zeros(len(times))
@@ -175,9 +174,7 @@ def memory(m: Measurement, *, title: str = "Memory per process", ax: Axes | None
                     private[index[s.t]] = (s.uss or 0) / MIB
                     if metric == "pss":
                         shared[index[s.t]] = max(0, (s.pss or 0) - (s.uss or 0)) / MIB
-            role = m.role(pid)
             layers += [private, shared]
-            labels += [f"{role} {pid} private", f"{role} {pid} shared share"]
             colours += [color(n), color(n)]
             hatches += [None, "//"]
         stacks = ax.stackplot(x, *layers, colors=colours, alpha=0.85)
@@ -190,24 +187,33 @@ def memory(m: Measurement, *, title: str = "Memory per process", ax: Axes | None
             (t - m.start, base_total + max(0, m.baseline_available - a) / MIB)
             for t, a in m.available
         ]
-        ax.plot(
-            [t for t, _ in truth],
-            [v for _, v in truth],
-            color="black",
-            linewidth=2.5,
-            label="ground truth: start + system drop",
+        (truth_line,) = ax.plot(
+            [t for t, _ in truth], [v for _, v in truth], color="black", linewidth=2.5
         )
         ax.set_xlabel("time since start (s)")
         ax.set_ylabel(f"memory (MiB, stacked {metric.upper()})")
         ax.set_title(title)
-        handles, names = ax.get_legend_handles_labels()
-        keep = [
-            (h, n)
-            for h, n in zip(handles, names, strict=True)
-            if "shared share" not in n or metric == "pss"
+        handles = [
+            Patch(color=color(n), label=f"{m.role(pid)} {pid}") for n, pid in enumerate(pids[:10])
         ]
-        if len(keep) <= 14:
-            ax.legend(*zip(*keep, strict=True), loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        if len(pids) > 10:
+            handles.append(Patch(color="white", label=f"... {len(pids) - 10} more"))
+        private_label = "solid: private (USS)"
+        if metric == "pss":
+            handles.append(
+                Patch(
+                    facecolor="white",
+                    edgecolor="grey",
+                    hatch="//",
+                    label="hatched: share of shared pages (PSS - USS)",
+                )
+            )
+        else:
+            private_label += "; shared pages not shown (no PSS here)"
+        handles.insert(0, Patch(color="grey", label=private_label))
+        truth_line.set_label("ground truth: start + system drop")
+        handles.append(truth_line)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         _close_if_inline(fig)
         return fig
 

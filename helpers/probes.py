@@ -117,6 +117,12 @@ class Measurement:
     memory_profiler: MemoryProfilerView | None = None
     _cpu_by_pid: dict[int, float] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        return (
+            f"<Measurement {self.wall:.2f} s, {len(self.per_process())} processes, "
+            f"{len({s.t for s in self.samples})} samples, {len(self.tasks)} tasks>"
+        )
+
     # -- time and CPU -----------------------------------------------------------------
 
     @property

@@ -72,6 +72,9 @@ class Result:
             + html_table(self.rows)
         )
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.title}>"
+
     def __str__(self) -> str:
         lines = [self.title, text_table(self.rows)]
         lines += [f"- {f}" for f in self.findings]

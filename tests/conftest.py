@@ -1,0 +1,33 @@
+"""Shared fixtures: every test must leave no child process behind."""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+import pytest
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True) if _counts(p)}
+
+
+def _counts(proc: psutil.Process) -> bool:
+    """multiprocessing keeps a resource tracker and a forkserver on purpose; they are not leaks."""
+    try:
+        cmdline = " ".join(proc.cmdline())
+        return proc.status() != psutil.STATUS_ZOMBIE and not (
+            "resource_tracker" in cmdline or "forkserver" in cmdline
+        )
+    except psutil.Error:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes():
+    before = _children()
+    yield
+    deadline = time.monotonic() + 5
+    while (left := _children() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"the test left child processes running: {sorted(left)}"
