@@ -34,9 +34,14 @@ notebooks: $(STAMP)
 
 test: lint unit notebooks
 
+# One nbconvert per notebook, so a failing lesson still leaves the others' handouts; make
+# fails at the end if any did. nbconvert embeds each chart in the HTML as a PNG data URI.
 report: $(STAMP)
 	mkdir -p build
-	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=$(CELL_TIMEOUT) --output-dir build notebooks/*.ipynb
+	@status=0; for nb in notebooks/*.ipynb; do \
+		$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=$(CELL_TIMEOUT) \
+			--output-dir build "$$nb" || { echo "report: $$nb failed" >&2; status=1; }; \
+	done; exit $$status
 
 check: $(STAMP)
 	$(BIN)/python -m helpers check

@@ -35,7 +35,17 @@ def _role(proc: psutil.Process, root: int) -> str:
         return "worker"
     if "redis-server" in name or "helpers.servers" in cmdline or "redis-server" in cmdline:
         return "server"
-    if "resource_tracker" in cmdline or "forkserver" in cmdline:
+    if "resource_tracker" in cmdline:
+        return "helper"
+    if "forkserver" in cmdline:
+        # A forkserver's workers are forked from it and share its command line: only the
+        # server itself (whose parent is not a forkserver) is a helper.
+        try:
+            parent = proc.parent()
+            if parent is not None and "forkserver" in " ".join(parent.cmdline()):
+                return "worker"
+        except psutil.Error:
+            pass
         return "helper"
     return "worker"
 

@@ -72,6 +72,11 @@ class Result:
             + html_table(self.rows)
         )
 
+    def __init_subclass__(cls, **kwargs):
+        # Keep the short repr in subclasses: @dataclass only writes a __repr__ a class lacks.
+        super().__init_subclass__(**kwargs)
+        cls.__repr__ = Result.__repr__
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.title}>"
 

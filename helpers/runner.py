@@ -69,7 +69,19 @@ def _is_mp_helper(proc: psutil.Process) -> bool:
         cmdline = " ".join(proc.cmdline())
     except psutil.Error:
         return False
-    return "resource_tracker" in cmdline or "forkserver" in cmdline
+    if "resource_tracker" in cmdline:
+        return True
+    # A forkserver's workers are forked from it and share its command line: only the server
+    # itself (whose parent is not a forkserver) is kept; its workers are ours to end.
+    return "forkserver" in cmdline and not _forked_by_forkserver(proc)
+
+
+def _forked_by_forkserver(proc: psutil.Process) -> bool:
+    try:
+        parent = proc.parent()
+        return parent is not None and "forkserver" in " ".join(parent.cmdline())
+    except psutil.Error:
+        return False
 
 
 @contextmanager

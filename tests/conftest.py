@@ -7,6 +7,8 @@ import time
 import psutil
 import pytest
 
+from helpers.runner import _is_mp_helper
+
 
 def _children() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True) if _counts(p)}
@@ -15,10 +17,7 @@ def _children() -> set[int]:
 def _counts(proc: psutil.Process) -> bool:
     """multiprocessing keeps a resource tracker and a forkserver on purpose; they are not leaks."""
     try:
-        cmdline = " ".join(proc.cmdline())
-        return proc.status() != psutil.STATUS_ZOMBIE and not (
-            "resource_tracker" in cmdline or "forkserver" in cmdline
-        )
+        return proc.status() != psutil.STATUS_ZOMBIE and not _is_mp_helper(proc)
     except psutil.Error:
         return False
 

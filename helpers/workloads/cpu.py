@@ -22,22 +22,34 @@ def _loop(steps: int) -> int:
     return total
 
 
+def _cpu_clock():
+    """This thread's CPU-time clock where it is fine-grained (Linux, macOS), else wall time.
+
+    Calibrating on CPU time keeps the step count right on a busy machine: time spent waiting
+    for a core while other programs run does not count as work done.
+    """
+    if time.get_clock_info("thread_time").resolution <= 1e-6:
+        return time.thread_time
+    return time.perf_counter  # Windows: thread_time ticks every 15.6 ms
+
+
 def calibrate(target: float = 0.1, repeats: int = 3) -> float:
-    """Loop steps this machine runs per second (the best of a few short runs); cached."""
+    """Loop steps this machine runs per second of one core's CPU time (best of a few runs); cached."""
     global _steps_per_second
     if _steps_per_second is None:
+        clock = _cpu_clock()
         steps, best = 50_000, 0.0
         while True:  # grow the probe until one run takes a measurable time
-            start = time.perf_counter()
+            start = clock()
             _loop(steps)
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
             if elapsed >= target / 4:
                 break
             steps *= 2
         for _ in range(repeats):
-            start = time.perf_counter()
+            start = clock()
             _loop(steps)
-            best = max(best, steps / (time.perf_counter() - start))
+            best = max(best, steps / (clock() - start))
         _steps_per_second = best
     return _steps_per_second
 
@@ -67,3 +79,42 @@ def fail_if(x: int, bad: int = 3) -> int:
     if x == bad:
         raise ValueError(f"task {x} failed on purpose (pid {os.getpid()})")
     return x
+
+
+def increment(x: int) -> int:
+    """A tiny task with no recording: x + 1 costs far less than the trip to a worker and back.
+
+    Used for the chunksize experiments, where even @recorded's bookkeeping would blur the
+    per-task overhead being measured.
+    """
+    return x + 1
+
+
+def cube(x: float) -> float:
+    """x cubed: the module-level version of the function a notebook cell defines in lesson 01."""
+    return x**3
+
+
+@recorded
+def spin_labelled(label: int, steps: int) -> int:
+    """Burn `steps` loop steps, then return label: shows which task's result arrives when."""
+    _loop(steps)
+    return label
+
+
+def spin_labelled_job(job: tuple[int, int]) -> int:
+    """spin_labelled for map and imap, which pass a single argument: job is (label, steps)."""
+    label, steps = job
+    return spin_labelled(label, steps)
+
+
+def spin_timed(steps: int) -> tuple[int, float, float]:
+    """Burn `steps` loop steps; return (pid, start, end) in time.perf_counter() seconds.
+
+    The worker times itself and sends the times back with the result, so a timeline of many
+    very short tasks costs no file write per task (perf_counter is system-wide on Linux,
+    macOS and Windows, so the parent can compare the times).
+    """
+    start = time.perf_counter()
+    _loop(steps)
+    return os.getpid(), start, time.perf_counter()

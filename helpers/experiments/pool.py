@@ -1,0 +1,101 @@
+"""Lesson 01, process pools measured: everything the notebook calls, and the "pool" check.
+
+Introduced in 01_process_pool.ipynb. The work is split by theme, and gathered here so a
+notebook needs one import (``from helpers.experiments import pool as experiments``):
+
+    pool_basics    1, 3  the __main__ guard; map, imap, imap_unordered and starmap
+    pool_chunks    4     chunksize: many tiny tasks, and the gaps between tasks
+    pool_speedup   5     speed-up against workers, with Amdahl's law and per-core CPU
+    pool_startup   6     what starting a pool costs under fork, spawn and forkserver
+    pool_pitfalls  7     a function defined in the notebook, caught safely under every method
+    pool_executor  8     ProcessPoolExecutor beside Pool
+    pool_explorer  9, 10 the interactive explorer and the exercise checks
+    pool_workers         starting a pool and waiting for its workers; timing a map
+    pool_charts          the charts
+"""
+
+from __future__ import annotations
+
+from ..check import Effect, at_least, report_only
+from .pool_basics import GuardResult, StylesResult, guard_demo, iteration_styles, script_text
+from .pool_chunks import ChunksizeResult, chunksize_sweep
+from .pool_executor import ApiResult, pool_vs_executor, process_executor
+from .pool_explorer import (
+    Explorer,
+    check_amdahl,
+    check_chunksize_choice,
+    check_collected_errors,
+    explore_once,
+    explorer,
+)
+from .pool_pitfalls import PitfallResult, in_notebook_function
+from .pool_speedup import SpeedupResult, speedup_sweep, worker_counts
+from .pool_startup import StartupResult, startup_cost
+from .pool_workers import pool_default_chunksize, started_pool
+
+__all__ = [
+    "ApiResult",
+    "ChunksizeResult",
+    "Explorer",
+    "GuardResult",
+    "PitfallResult",
+    "SpeedupResult",
+    "StartupResult",
+    "StylesResult",
+    "check",
+    "check_amdahl",
+    "check_chunksize_choice",
+    "check_collected_errors",
+    "chunksize_sweep",
+    "explore_once",
+    "explorer",
+    "guard_demo",
+    "in_notebook_function",
+    "iteration_styles",
+    "pool_default_chunksize",
+    "pool_vs_executor",
+    "process_executor",
+    "reference_results",
+    "script_text",
+    "speedup_sweep",
+    "started_pool",
+    "startup_cost",
+    "worker_counts",
+]
+
+LESSON = "pool"
+SPEEDUP_EFFECT = "speed-up at 2 workers, CPU-bound"
+CHUNKSIZE_EFFECT = "tiny tasks: time at chunksize 1 / best chunksize"
+SPEEDUP_AT_LEAST = 1.6
+CHUNKSIZE_AT_LEAST = 10.0
+
+
+def reference_results(effect: str | None = None):
+    """This lesson's figures as recorded on known machines (data/reference/), as a table."""
+    from .. import reference
+
+    return reference.show(LESSON, effect)
+
+
+def check(quick: bool = True) -> list[Effect]:
+    """The "pool" section of python -m helpers check: speed-up at 2 workers, chunksize effect."""
+    speed = speedup_sweep(
+        [1, 2],
+        total_seconds=0.6 if quick else 1.5,
+        serial_share=None,
+        repeats=3 if quick else 5,
+        measure_cpu=False,
+    )
+    chunks = chunksize_sweep(
+        5000 if quick else 20_000, [1, 16, 128, 1024], repeats=3, timeline_tasks=0
+    )
+    return [
+        at_least(LESSON, SPEEDUP_EFFECT, speed.speedup(2), SPEEDUP_AT_LEAST, cores=2),
+        at_least(LESSON, CHUNKSIZE_EFFECT, chunks.gain, CHUNKSIZE_AT_LEAST),
+        report_only(
+            LESSON,
+            "cost of one tiny task at chunksize 1",
+            chunks.median(1) / chunks.tasks * 1e6,
+            unit=" µs",
+        ),
+    ]

@@ -1,0 +1,74 @@
+"""I/O-bound work for asyncio: one coroutine per HTTP request, all in one thread.
+
+Introduced in 06_choosing_and_scaling_out.ipynb. ``fetch`` speaks plain HTTP/1.0 over
+asyncio's streams (the standard library has no async HTTP client, and a new dependency
+would not earn its place for one GET). Each call is recorded as a task event, like the
+thread workloads: the span runs from the connect to the last byte, so a timeline shows when
+each request was waiting. The event's cpu is the thread's CPU time over that span, which in
+asyncio includes the other coroutines that ran meanwhile: use the span, not the cpu.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from urllib.parse import urlsplit
+
+from ..events import task
+from . import io
+
+
+async def fetch(url: str, *, timeout: float = 30.0, name: str = "fetch") -> bytes:
+    """GET url (http only) and return the response body; recorded as one task event."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"fetch needs an http:// URL with a host, got {url!r}")
+    port = parts.port or 80
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    with task(name):
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname, port), timeout
+        )
+        try:
+            request = f"GET {path} HTTP/1.0\r\nHost: {parts.hostname}:{port}\r\n\r\n"
+            writer.write(request.encode("ascii"))
+            await writer.drain()
+            response = await asyncio.wait_for(reader.read(), timeout)  # HTTP/1.0: until close
+        finally:
+            writer.close()
+            with suppress(ConnectionError, OSError):  # the server closed first: nothing to tidy
+                await writer.wait_closed()
+    head, _, body = response.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].decode("latin-1")
+    if " 200 " not in f"{status} ":
+        raise OSError(f"{url} answered {status!r}")
+    return body
+
+
+async def fetch_all(url: str, requests: int, *, limit: int | None = None) -> list[bytes]:
+    """Fetch url `requests` times concurrently, at most `limit` at a time (None: all at once)."""
+    gate = asyncio.Semaphore(limit) if limit else None
+
+    async def one() -> bytes:
+        if gate is None:
+            return await fetch(url)
+        async with gate:
+            return await fetch(url)
+
+    return await asyncio.gather(*(one() for _ in range(requests)))
+
+
+async def fetch_blocking(url: str) -> bytes:
+    """The classic mistake: a coroutine that calls a blocking function (urllib, time.sleep).
+
+    While io.fetch waits, the event loop's only thread is stuck inside it, so no other
+    coroutine runs: the requests go one after another. Shown in 06 as a pitfall.
+    """
+    return io.fetch(url)
+
+
+async def fetch_all_blocking(url: str, requests: int) -> list[bytes]:
+    """The same gather as fetch_all, over the blocking coroutine: no overlap at all."""
+    return await asyncio.gather(*(fetch_blocking(url) for _ in range(requests)))

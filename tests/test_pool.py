@@ -1,0 +1,459 @@
+"""Lesson 01's helpers: pools measured, pitfalls caught, nothing left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures.process import _ExecutorManagerThread
+from multiprocessing.pool import Pool
+
+import psutil
+import pytest
+
+from helpers import check as check_module
+from helpers import machine
+from helpers.experiments import pool, pool_chunks, pool_explorer, pool_speedup
+from helpers.registry import CHECK_SECTIONS, EXPERIMENTS, resolve
+from helpers.runner import no_stray_processes
+from helpers.workloads import cpu
+
+METHODS = machine.start_methods()
+two_cores = pytest.mark.skipif(machine.usable_cores() < 2, reason="a speed-up needs 2 usable cores")
+needs_fork = pytest.mark.skipif("fork" not in METHODS, reason="needs the fork start method")
+
+
+# -- helpers for the tests -----------------------------------------------------------------
+
+
+def _worker_pids() -> set[int]:
+    """Pool workers below this process: every descendant but multiprocessing's own helpers."""
+    pids = set()
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmdline = " ".join(proc.cmdline())
+            parent = proc.parent()
+            parent_line = " ".join(parent.cmdline()) if parent else ""
+        except psutil.Error:
+            continue
+        if "resource_tracker" in cmdline or "helpers._sampler" in cmdline:
+            continue
+        if "forkserver" in cmdline and "forkserver" not in parent_line:
+            continue  # the server itself, kept on purpose; its children are workers
+        pids.add(proc.pid)
+    return pids
+
+
+def _gone(pids: set[int], within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        alive = set()
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.add(pid)
+            except psutil.Error:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def function_in_main(monkeypatch):
+    """A function that lives in __main__, as one defined in a notebook cell does."""
+
+    def cube_in_main(x):
+        return x**3
+
+    cube_in_main.__module__ = "__main__"
+    cube_in_main.__qualname__ = "cube_in_main"
+    monkeypatch.setattr(sys.modules["__main__"], "cube_in_main", cube_in_main, raising=False)
+    return cube_in_main
+
+
+# -- workloads ------------------------------------------------------------------------------
+
+
+def test_new_workloads():
+    assert cpu.increment(41) == 42
+    assert cpu.cube(3) == 27
+    steps = cpu.units_for(0.01)
+    assert cpu.spin_labelled(7, steps) == 7
+    assert cpu.spin_labelled_job((5, steps)) == 5
+    pid, start, end = cpu.spin_timed(steps)
+    assert pid == os.getpid() and 0.001 < end - start < 1.0
+
+
+def test_calibration_counts_cpu_time_where_the_clock_allows():
+    if time.get_clock_info("thread_time").resolution <= 1e-6:
+        assert cpu._cpu_clock() is time.thread_time
+    assert cpu.calibrate() > 0
+
+
+# -- bad input --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True, None])
+def test_worker_counts_are_checked(bad):
+    calls = [
+        lambda: pool.chunksize_sweep(100, workers=bad),
+        lambda: pool.speedup_sweep([1, bad], total_seconds=0.1),
+        lambda: pool.startup_cost(workers=bad),
+        lambda: pool.iteration_styles(workers=bad),
+        lambda: pool.in_notebook_function(cpu.cube, workers=bad),
+        lambda: pool.pool_vs_executor(workers=bad),
+        lambda: pool.explore_once(bad, 1, next(iter(pool_explorer.WORKLOADS))),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="workers must be"):
+            call()
+    with pytest.raises(ValueError, match="workers must be"), pool.started_pool(bad):
+        pass
+
+
+def test_other_bad_input_is_named():
+    with pytest.raises(ValueError, match="chunksize must be"):
+        pool.chunksize_sweep(100, [0])
+    with pytest.raises(ValueError, match="serial_share"):
+        pool.speedup_sweep([1], serial_share=1.5)
+    with pytest.raises(ValueError, match="total_seconds"):
+        pool.speedup_sweep([1], total_seconds=0)
+    with pytest.raises(ValueError, match="start method"):
+        pool.startup_cost(["teleport"])
+    with pytest.raises(ValueError, match="start method or API"):
+        pool.in_notebook_function(cpu.cube, methods=["teleport"])
+    with pytest.raises(ValueError, match="unknown workload"):
+        pool.explore_once(1, 1, "heavy")
+
+
+# -- 1. the guard -------------------------------------------------------------------------
+
+
+@needs_fork
+def test_guard_demo_shows_the_runtime_error_and_stops_the_loop():
+    r = pool.guard_demo()
+    outcomes = {(row["start method"], row["__main__ guard"]): row["outcome"] for row in r.rows}
+    assert outcomes[("fork", "no")] == "ran"
+    assert outcomes[("spawn", "no")].startswith("RuntimeError")
+    assert outcomes[("spawn", "yes")] == "ran"
+    assert "bootstrapping phase" in r.error_excerpt
+    assert "[0, 1, 4, 9, 16]" in r.outputs["spawn, with guard"]
+    leftovers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "pool-guard-" in " ".join(p.info["cmdline"] or [])
+    ]
+    assert not leftovers, "a guard-demo script (or its workers) is still running"
+
+
+def test_script_text_compiles_with_and_without_guard():
+    for guard in (True, False):
+        text = pool.script_text("spawn", guard)
+        compile(text, "script.py", "exec")
+        assert ('if __name__ == "__main__":' in text) is guard
+
+
+# -- 3. iteration styles ----------------------------------------------------------------
+
+
+def test_iteration_styles_orders():
+    r = pool.iteration_styles(tasks=4, longest_seconds=0.2)
+    for style in ("map", "imap", "starmap"):
+        assert r.orders[style] == [0, 1, 2, 3]
+    assert sorted(r.orders["imap_unordered"]) == [0, 1, 2, 3]
+    # task 0 takes 4x longer than the others: a short one finishes first
+    assert r.orders["imap_unordered"][0] != 0
+    assert r.arrivals["imap_unordered"][0] < r.arrivals["imap"][0]
+    assert r.arrivals["map"][0] == pytest.approx(r.finished["map"], abs=0.01)
+    assert r.plot().axes
+
+
+# -- 4. chunksize ---------------------------------------------------------------------------
+
+
+def test_pool_default_chunksize_is_pools_own():
+    with pool.started_pool(2) as started:
+        for tasks in (1, 7, 8, 9, 100, 10_000):
+            pending = started.pool.map_async(cpu.increment, range(tasks))
+            pending.get(30)
+            assert pool.pool_default_chunksize(tasks, 2) == pending._chunksize
+
+
+def test_chunksize_sweep_shows_the_effect_and_the_gaps():
+    r = pool.chunksize_sweep(2000, [1, 250], workers=2, repeats=3, timeline_tasks=40)
+    assert r.chunksizes == [1, 250]
+    assert r.gain > 5, r.rows
+    assert len(r.timelines[1]) == 40 and len(r.timelines[5]) == 40
+    assert r.median_gap(1) > r.median_gap(5)
+    assert len(r.findings) >= 2 and "faster" in r.findings[0]
+    assert len(r.plot()) == 2
+
+
+# -- 5. speed-up --------------------------------------------------------------------------
+
+
+def test_worker_counts_span_twice_the_cores():
+    assert pool.worker_counts(2) == [1, 2, 3, 4]
+    assert pool.worker_counts(1) == [1, 2]
+    big = pool.worker_counts(16)
+    assert big[0] == 1 and big[-1] == 32 and 16 in big and len(big) < 12
+
+
+def test_amdahl_prediction():
+    r = pool.SpeedupResult(title="t", params={}, usable_cores=2, serial_share=0.25)
+    assert r.amdahl_predicted(1) == pytest.approx(1.0)
+    assert r.amdahl_predicted(4) == pytest.approx(1 / (0.25 + 0.75 / 2))
+
+
+def test_speedup_sweep_records_both_variants_and_the_cpu():
+    r = pool.speedup_sweep([1, 2], total_seconds=0.2, serial_share=0.25, repeats=1)
+    assert r.workers == [1, 2] and r.speedup(1) == 1.0
+    assert len(r.seconds[2]) == 1 and len(r.amdahl_seconds[2]) == 1
+    assert r.measurement is not None and r.measurement.core_load
+    assert len(r.spans) == 4
+    figure = r.plot()
+    assert len(figure.axes) >= 2
+
+
+def test_one_core_is_explained(monkeypatch):
+    monkeypatch.setattr(pool_speedup, "machine_cores", lambda: 1)
+    r = pool.speedup_sweep([1, 2], total_seconds=0.1, serial_share=None, measure_cpu=False)
+    assert "1 core" in r.findings[0] and "no speed-up can show here" in r.findings[0]
+
+
+# -- 6. start-up --------------------------------------------------------------------------
+
+
+def test_startup_cost_per_method():
+    r = pool.startup_cost(workers=1, repeats=1)
+    assert r.methods == METHODS
+    for method in METHODS:
+        assert len(r.ready[method]) == 2 and all(t > 0 for t in r.ready[method])
+    if "fork" in METHODS:  # a fresh interpreter costs far more than a copy of this one
+        assert r.later("spawn") > r.later("fork")
+    assert any("3.14" in f for f in r.findings)
+    assert r.plot().axes
+
+
+# -- 7. the notebook pitfall ----------------------------------------------------------------
+
+
+@needs_fork
+def test_function_in_main_fails_safely_under_spawn_and_forkserver(function_in_main):
+    r = pool.in_notebook_function(function_in_main, apis=("Pool", "ProcessPoolExecutor"))
+    by_key = {(row["API"], row["start method"]): row for row in r.rows}
+    assert by_key[("Pool", "fork")]["results"] == [1, 8, 27, 64]
+    for method in [m for m in METHODS if m != "fork"]:
+        pool_row = by_key[("Pool", method)]
+        assert "worker died" in pool_row["outcome"]
+        assert "Can't get attribute 'cube_in_main'" in pool_row["the real error"]
+        assert pool_row["seconds"] < 15
+        assert "BrokenProcessPool" in by_key[("ProcessPoolExecutor", method)]["outcome"]
+    assert any("module" in f for f in r.findings)
+    assert not _worker_pids()
+
+
+def test_module_function_works_everywhere():
+    r = pool.in_notebook_function(cpu.cube)
+    assert [row["outcome"] for row in r.rows] == ["worked"] * len(METHODS)
+
+
+def test_lambda_fails_in_the_parent():
+    r = pool.in_notebook_function(lambda x: x)
+    assert len(r.rows) == 1 and "pickle" in r.rows[0]["the real error"].lower()
+
+
+@pytest.mark.parametrize("api", ["Pool", "ProcessPoolExecutor"])
+def test_a_stuck_task_times_out_and_its_worker_is_ended(api):
+    start = time.monotonic()
+    r = pool.in_notebook_function(
+        time.sleep, methods=[METHODS[0]], apis=(api,), items=(60,), timeout=1.0
+    )
+    assert r.rows[0]["outcome"] == "no result in 1 s"
+    assert time.monotonic() - start < 15
+    assert not _worker_pids()
+    assert not [t for t in threading.enumerate() if isinstance(t, _ExecutorManagerThread)]
+
+
+# -- 8. ProcessPoolExecutor -------------------------------------------------------------
+
+
+def test_pool_vs_executor_default_chunksizes():
+    r = pool.pool_vs_executor(tiny_tasks=1000, cpu_seconds=0.1, repeats=1)
+    tiny = r.workloads[0]
+    assert r.median(tiny, "Executor.map (default: chunksize=1)") > 3 * r.median(
+        tiny, "Pool.map (default chunksize)"
+    )
+    assert r.plot().axes
+
+
+def test_process_executor_ends_workers_on_interrupt():
+    seen = set()
+    with pytest.raises(KeyboardInterrupt), pool.process_executor(2) as executor:
+        futures = [executor.submit(time.sleep, 30) for _ in range(2)]
+        time.sleep(0.5)
+        seen = _worker_pids()
+        raise KeyboardInterrupt
+    assert seen and _gone(seen)
+    assert all(f.done() for f in futures)
+    managers = [t for t in threading.enumerate() if isinstance(t, _ExecutorManagerThread)]
+    assert not managers, "the executor's manager thread is still running"
+
+
+# -- robustness: nothing left behind ----------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_sigint_mid_sweep_leaves_no_worker(method):
+    """A real SIGINT (the notebook's stop button) while the sweep waits for its workers."""
+    seen: set[int] = set()
+
+    def interrupt():
+        seen.update(_worker_pids())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(2.0, interrupt)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pool.speedup_sweep(
+                [1, 2],
+                total_seconds=4.0,
+                serial_share=None,
+                repeats=2,
+                measure_cpu=False,
+                start_method=method,
+            )
+    finally:
+        timer.cancel()
+    assert len(seen) >= 3, "the pools had not started when the interrupt came"
+    assert _gone(seen), f"workers still running after the interrupt: {seen}"
+
+
+def test_error_mid_sweep_leaves_no_worker(monkeypatch):
+    seen: set[int] = set()
+
+    def broken(*args, **kwargs):
+        seen.update(_worker_pids())
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pool_chunks, "map_seconds", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        pool.chunksize_sweep(100, [1, 10])
+    assert seen and _gone(seen)
+
+
+@pytest.mark.skipif("forkserver" not in METHODS, reason="needs the forkserver start method")
+def test_no_stray_processes_ends_forkserver_workers():
+    ctx = machine.mp_context("forkserver")
+    with no_stray_processes():
+        child = ctx.Process(target=time.sleep, args=(60,))
+        child.start()
+        pid = child.pid
+        assert pid in _worker_pids()
+    assert _gone({pid})
+
+
+def test_started_pool_waits_for_every_worker():
+    with pool.started_pool(2) as started:
+        assert isinstance(started.pool, Pool)
+        assert len(started.ready) == 2
+        assert 0 < started.first_ready <= started.all_ready < 60
+        workers = set(started.ready)
+    assert _gone(workers)
+
+
+# -- 9. explorer, 10. exercises ---------------------------------------------------------
+
+
+def test_explorer_builds_without_running_and_runs_on_click():
+    ex = pool.explorer()
+    assert ex.history == []
+    ex.workload.value = next(iter(pool_explorer.WORKLOADS))
+    ex.chunksize.value = 8
+    run = ex.run()
+    assert run.chunksize == 8 and len(run.events) == 400
+    assert 0 < run.busy_share <= 1.0 + 1e-9
+    ex.button.click()  # the button runs the same thing, and the history grows
+    assert len(ex.history) == 2 and not ex.button.disabled
+
+
+def test_check_collected_errors(capsys):
+    assert not pool.check_collected_errors([], [])
+    assert "empty" in capsys.readouterr().out
+    error = ValueError("task 4 failed on purpose (pid 1)")
+    assert pool.check_collected_errors([0, 1, 2, 3, 5], [error])
+    assert not pool.check_collected_errors([0, 1, 2, 3, 5], [])
+    assert not pool.check_collected_errors([0, 1, 2, 3], [error])
+
+
+def test_check_amdahl(capsys):
+    assert not pool.check_amdahl(None, None)
+    assert not pool.check_amdahl(8.0, 5.0)
+    assert pool.check_amdahl(1 / (0.2 + 0.8 / 8), 5.0)
+
+
+def test_check_chunksize_choice(capsys):
+    assert not pool.check_chunksize_choice(1)
+    assert not pool.check_chunksize_choice(0)
+    assert "chunksize must be" in capsys.readouterr().out
+    assert pool.check_chunksize_choice(pool.pool_default_chunksize(5000, 2))
+
+
+# -- the "pool" check section and the registry -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pool_effects():
+    return pool.check(quick=True)
+
+
+def test_check_section_reports_both_effects(pool_effects):
+    names = [e.effect for e in pool_effects]
+    assert names[:2] == [pool.SPEEDUP_EFFECT, pool.CHUNKSIZE_EFFECT]
+    chunks = pool_effects[1]
+    assert chunks.holds is True, chunks
+    if machine.usable_cores() < 2:
+        assert pool_effects[0].holds is None and "needs 2" in pool_effects[0].why
+
+
+@two_cores
+def test_two_workers_run_cpu_bound_work_at_least_1_6x_faster(pool_effects):
+    speed = pool_effects[0]
+    assert speed.holds is True, f"measured {speed.measured_text}; is the machine busy?"
+
+
+def test_registry_entries_resolve():
+    assert resolve(CHECK_SECTIONS["pool"]) is pool.check
+    for name in (
+        "pool-styles",
+        "pool-chunksize",
+        "pool-speedup",
+        "pool-startup",
+        "pool-vs-executor",
+    ):
+        assert callable(resolve(EXPERIMENTS[name]))
+
+
+def test_reference_results_read_recorded_checks(tmp_path, monkeypatch):
+    effects = [check_module.at_least("pool", pool.SPEEDUP_EFFECT, 1.93, 1.6, cores=1)]
+    (tmp_path / "known.json").write_text(json.dumps(check_module.machine_record(effects)))
+    monkeypatch.setenv("HELPERS_REFERENCE_DIR", str(tmp_path))
+    table = pool.reference_results(pool.SPEEDUP_EFFECT)
+    assert len(table.figures) == 1 and "1.93" in table._repr_html_()
+    monkeypatch.setenv("HELPERS_REFERENCE_DIR", str(tmp_path / "missing"))
+    assert "No reference results" in pool.reference_results()._repr_html_()
+
+
+@pytest.mark.parametrize("api", ["Pool", "ProcessPoolExecutor"])
+def test_a_task_that_raises_is_reported_not_raised(api):
+    r = pool.in_notebook_function(cpu.fail_if, methods=[METHODS[0]], apis=(api,), items=(1, 3))
+    row = r.rows[0]
+    assert row["outcome"] == "a task raised an exception"
+    assert "ValueError: task 3 failed on purpose" in row["the real error"]
+    assert not _worker_pids()

