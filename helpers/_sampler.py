@@ -15,7 +15,6 @@ Windows, so they line up with the caller's own perf_counter() readings.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -23,6 +22,8 @@ import threading
 import time
 
 import psutil
+
+from helpers.processes import is_multiprocessing_helper
 
 
 def _role(proc: psutil.Process, root: int) -> str:
@@ -35,17 +36,7 @@ def _role(proc: psutil.Process, root: int) -> str:
         return "worker"
     if "redis-server" in name or "helpers.servers" in cmdline or "redis-server" in cmdline:
         return "server"
-    if "resource_tracker" in cmdline:
-        return "helper"
-    if "forkserver" in cmdline:
-        # A forkserver's workers are forked from it and share its command line: only the
-        # server itself (whose parent is not a forkserver) is a helper.
-        try:
-            parent = proc.parent()
-            if parent is not None and "forkserver" in " ".join(parent.cmdline()):
-                return "worker"
-        except psutil.Error:
-            pass
+    if is_multiprocessing_helper(proc):
         return "helper"
     return "worker"
 
@@ -142,8 +133,6 @@ class Sampler:
 def main(argv: list[str]) -> int:
     root, interval = int(argv[0]), float(argv[1])
     with_memory_profiler = "--memory-profiler" in argv[2:]
-    with contextlib.suppress(AttributeError, OSError):
-        os.nice(5)  # yield the CPU to the measured work when both want it
     sampler = Sampler(root, memory_profiler=with_memory_profiler)
     stop = threading.Event()
 

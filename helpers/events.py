@@ -44,13 +44,20 @@ class TaskEvent:
         return self.end - self.start
 
 
+def _registry() -> str:
+    """One folder per user that holds a sub-folder per active measurement, named by its pid."""
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    return os.path.join(tempfile.gettempdir(), f"{_PREFIX}{user}")
+
+
 def events_dir_for(pid: int) -> Path:
     """The folder where a measurement taken in process pid collects task events."""
-    return Path(tempfile.gettempdir()) / f"{_PREFIX}{pid}"
+    return Path(_registry()) / str(pid)
 
 
 _lineage: tuple[int, tuple[int, ...]] | None = None  # (pid, [pid, ppid, ...]) cached per process
-_open_files: dict[Path, int] = {}
+_found: tuple[tuple, str | None] | None = None  # (registry state, folder) of the last lookup
+_open_files: dict[Path, tuple[tuple | None, int]] = {}  # folder -> (registry state, fd)
 _lock = threading.Lock()
 
 
@@ -67,11 +74,28 @@ def _this_process_and_ancestors() -> tuple[int, ...]:
 
 
 def _active_dir() -> Path | None:
-    for pid in _this_process_and_ancestors():
-        folder = events_dir_for(pid)
-        if folder.is_dir():
-            return folder
-    return None
+    """The folder of the measurement this process runs under, if any.
+
+    Called once per task, so it must be cheap: one stat of the registry folder, whose
+    modification time and link count change whenever a measurement starts or ends; the
+    ancestors are searched again only then.
+    """
+    global _found
+    registry = _registry()
+    try:
+        st = os.stat(registry)
+    except OSError:
+        return None
+    state = (os.getpid(), st.st_mtime_ns, st.st_nlink, st.st_ino)
+    if _found is None or _found[0] != state:
+        folder = None
+        for pid in _this_process_and_ancestors():
+            candidate = os.path.join(registry, str(pid))
+            if os.path.isdir(candidate):
+                folder = candidate
+                break
+        _found = (state, folder)
+    return None if _found[1] is None else Path(_found[1])
 
 
 def emit(event: TaskEvent) -> None:
@@ -80,25 +104,27 @@ def emit(event: TaskEvent) -> None:
     if folder is None:
         return
     line = (json.dumps(asdict(event)) + "\n").encode()
+    state = _found[0] if _found else None
     with _lock:
-        fd = _open_files.get(folder)
-        if fd is None:
+        opened = _open_files.get(folder)
+        if opened is not None and opened[0] != state:  # a new measurement reuses the folder name
+            os.close(opened[1])
+            opened = None
+        if opened is None:
             try:
-                fd = os.open(
-                    folder / f"{os.getpid()}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT
-                )
+                fd = os.open(folder / f"{os.getpid()}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             except OSError:  # the measurement ended between the lookup and the open
                 return
-            _open_files[folder] = fd
-        os.write(fd, line)  # one small O_APPEND write: atomic between threads and processes
+            opened = _open_files[folder] = (state, fd)
+        os.write(opened[1], line)  # one small O_APPEND write: atomic between threads and processes
 
 
 def close_files(folder: Path) -> None:
     """Close this process's open event file for folder (the measurement calls this at its end)."""
     with _lock:
-        fd = _open_files.pop(folder, None)
-    if fd is not None:
-        os.close(fd)
+        opened = _open_files.pop(folder, None)
+    if opened is not None:
+        os.close(opened[1])
 
 
 @contextmanager

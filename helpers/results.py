@@ -15,11 +15,12 @@ from .probes import Measurement
 
 
 def _cell(value: Any) -> str:
+    """A table cell as plain text: 3 significant figures, thousands separated."""
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     if value is None:
         return "n/a"
-    return html.escape(str(value))
+    return str(value)
 
 
 def html_table(rows: list[dict[str, Any]]) -> str:
@@ -29,7 +30,7 @@ def html_table(rows: list[dict[str, Any]]) -> str:
     keys = list(rows[0])
     head = "".join(f"<th>{html.escape(str(k))}</th>" for k in keys)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_cell(r.get(k))}</td>" for k in keys) + "</tr>" for r in rows
+        "<tr>" + "".join(f"<td>{html.escape(_cell(r.get(k)))}</td>" for k in keys) + "</tr>" for r in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 

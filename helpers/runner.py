@@ -16,6 +16,7 @@ from typing import TypeVar
 import psutil
 
 from .machine import check_workers, mp_context
+from .processes import is_multiprocessing_helper
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 120.0  # seconds; no lesson experiment should come near it
@@ -59,29 +60,9 @@ def no_stray_processes(grace: float = 2.0) -> Iterator[None]:
     try:
         yield
     finally:
-        new = [p for p in _descendants() - before if not _is_sampler(p) and not _is_mp_helper(p)]
+        new = [p for p in _descendants() - before if not _is_sampler(p) and not is_multiprocessing_helper(p)]
         if new:
             reap(new, grace)
-
-
-def _is_mp_helper(proc: psutil.Process) -> bool:
-    try:
-        cmdline = " ".join(proc.cmdline())
-    except psutil.Error:
-        return False
-    if "resource_tracker" in cmdline:
-        return True
-    # A forkserver's workers are forked from it and share its command line: only the server
-    # itself (whose parent is not a forkserver) is kept; its workers are ours to end.
-    return "forkserver" in cmdline and not _forked_by_forkserver(proc)
-
-
-def _forked_by_forkserver(proc: psutil.Process) -> bool:
-    try:
-        parent = proc.parent()
-        return parent is not None and "forkserver" in " ".join(parent.cmdline())
-    except psutil.Error:
-        return False
 
 
 @contextmanager

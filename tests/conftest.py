@@ -7,7 +7,7 @@ import time
 import psutil
 import pytest
 
-from helpers.runner import _is_mp_helper
+from helpers.processes import is_multiprocessing_helper
 
 
 def _children() -> set[int]:
@@ -17,7 +17,7 @@ def _children() -> set[int]:
 def _counts(proc: psutil.Process) -> bool:
     """multiprocessing keeps a resource tracker and a forkserver on purpose; they are not leaks."""
     try:
-        return proc.status() != psutil.STATUS_ZOMBIE and not _is_mp_helper(proc)
+        return proc.status() != psutil.STATUS_ZOMBIE and not is_multiprocessing_helper(proc)
     except psutil.Error:
         return False
 

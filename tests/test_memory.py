@@ -335,3 +335,14 @@ def test_reference_counts_say_which_python_has_immortal_objects():
     rows = {row["object"]: row for row in memory.reference_counts().rows}
     assert rows["1111111 (a big int)"]["count written?"]
     assert rows["None"]["count written?"] is (sys.version_info < (3, 12))
+
+
+def test_a_start_method_this_platform_lacks_is_skipped_not_an_error(monkeypatch):
+    with pytest.raises(ValueError, match="start_method must be one of"):
+        memory.get_case("repeated", start_method="threads")
+    monkeypatch.setattr(cases_module, "start_methods", lambda: ["spawn"])  # as on Windows
+    with pytest.raises(RuntimeError, match="needs the forkserver start method"):
+        memory.run_case("forkserver", workers=1, size_mb=1)
+    result = memory.compare(["forkserver"], workers=1, size_mb=1)
+    assert not result.cases and "forkserver" in result.skipped
+    assert result.rows[0]["what"].startswith("skipped")

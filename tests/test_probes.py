@@ -15,6 +15,7 @@ import pytest
 
 import helpers
 from helpers import machine, measure
+from helpers.events import events_dir_for
 from helpers.experiments.instruments import sampler_overhead, shared_buffer
 from helpers.runner import process_pool
 
@@ -118,7 +119,7 @@ def test_no_process_left_after_block_or_exception():
         raise ZeroDivisionError("an error inside the block")
     after = {c.pid for c in psutil.Process().children(recursive=True)}
     assert after <= before
-    assert not any(Path("/tmp").glob(f"helpers-events-{os.getpid()}"))
+    assert not events_dir_for(os.getpid()).exists()
 
 
 def test_task_events_from_threads():

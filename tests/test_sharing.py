@@ -125,6 +125,32 @@ def test_error_while_filling_leaves_nothing(monkeypatch):
         assert lifecycle.nothing_left(), f"{name}: {lifecycle.report_leftovers()}"
 
 
+def test_an_interrupt_while_a_manager_starts_leaves_nothing(monkeypatch):
+    from multiprocessing import connection
+
+    real_pipe = connection.Pipe
+
+    class InterruptedReader:
+        """The parent's end of the pipe a starting Manager sends its address through."""
+
+        def __init__(self, reader):
+            self.reader = reader
+
+        def recv(self):
+            raise KeyboardInterrupt  # the stop button, while the server process starts
+
+        def close(self):
+            self.reader.close()
+
+    def pipe(duplex=True):
+        reader, writer = real_pipe(duplex)
+        return InterruptedReader(reader), writer
+
+    monkeypatch.setattr(connection, "Pipe", pipe)
+    with pytest.raises(KeyboardInterrupt):
+        sharing.strategy("manager_dict").create(10)
+
+
 # -- the common task -----------------------------------------------------------------------
 
 
@@ -202,6 +228,8 @@ def test_redis_server_is_private_writes_nothing_and_stops(unix_socket):
         assert client.config_get("bind")["bind"] == "127.0.0.1"
         assert Path(client.config_get("dir")["dir"]) == server.folder
         assert (server.unix_socket is not None) == unix_socket
+        # found again by its folder, whatever process title redis-server gave itself
+        assert [p.pid for p in redis_servers.servers_of()] == [server.pid]
         client.set("more", b"x" * 1000)
         files = {p.name for p in server.folder.iterdir()}
         assert not files & {"dump.rdb", "appendonly.aof"}, files

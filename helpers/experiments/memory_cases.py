@@ -26,13 +26,15 @@ from ..machine import (
     check_size,
     check_workers,
     memory_budget_bytes,
+    mp_context,
     small_machine,
     start_method,
     start_methods,
 )
 from ..probes import measure
-from ..runner import process_pool, wait
+from ..runner import process_pool, progress, wait
 from ..workloads import memory as work
+from .memory_findings import case_findings
 from .memory_results import CaseResult, CasesResult
 
 MIB = 2**20
@@ -156,6 +158,7 @@ def default_size_mb(workers: int = 4, small: bool | None = None) -> int:
 
 
 def _check_size(size_mb: float, workers: int) -> int:
+    """size_mb in bytes, if the worst case (workers + 1 copies) fits the memory budget."""
     if isinstance(size_mb, bool) or not isinstance(size_mb, (int, float)) or size_mb <= 0:
         raise ValueError(f"size_mb must be a positive number of MiB, got {size_mb!r}")
     nbytes = int(size_mb * MIB)
@@ -220,8 +223,6 @@ def run_case(
         raise RuntimeError(
             f"case {case.name!r} needs the {method} start method, which this platform lacks"
         )
-    from ..machine import mp_context
-
     if case.kind == "numpy":
         import numpy  # noqa: F401  (imported before the block: its memory is not the data's)
 
@@ -287,8 +288,6 @@ def compare(
     earlier: results already run (e.g. post_setup()'s) to reuse instead of running again.
     A case whose start method this platform lacks is skipped, and the result says so.
     """
-    from ..runner import progress
-
     names = list(CASES) if names is None else list(names)
     for name in names:
         get_case(name)  # unknown names fail before anything runs
@@ -306,7 +305,6 @@ def compare(
             )
         else:
             done.append(run_case(name, workers=workers, size_mb=size_mb, memory_profiler=True))
-    from .memory_findings import case_findings
 
     result = CasesResult(
         title=f"{len(done)} ways to give {workers} workers ~{size_mb:g} MiB of read-only data",

@@ -30,7 +30,11 @@ GROUPS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class CaseResult(Result):
-    """One case: the measurement, what building the data cost the parent, the workers' reports."""
+    """One case: its measurement, the data's size, and what each worker reported.
+
+    data_bytes: what the data's objects take (workloads.memory.footprint); nominal_bytes:
+    the size asked for; items: how many items the data has.
+    """
 
     case: Case | None = None
     workers: int = 0

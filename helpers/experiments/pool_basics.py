@@ -205,8 +205,9 @@ def iteration_styles(
     start_method: str | None = None,
     timeout: float = 60.0,
 ) -> StylesResult:
-    """Hand the same tasks to one pool four ways: task 0 takes longest_seconds, the others a
-    quarter of it. Records, for each style, the order of the results and when each arrived.
+    """Hand the same tasks to one pool four ways; record when and in what order results arrive.
+
+    Task 0 takes longest_seconds of one core, each of the others a quarter of that.
     """
     check_workers(tasks, what="tasks")
     check_workers(workers)

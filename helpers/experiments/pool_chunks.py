@@ -102,8 +102,8 @@ def chunksize_sweep(
     *,
     workers: int = 2,
     repeats: int = 3,
-    timeline_tasks: int = 100,
-    timeline_task_seconds: float = 0.0003,
+    timeline_tasks: int = 200,
+    timeline_task_seconds: float = 0.00005,
     start_method: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> ChunksizeResult:

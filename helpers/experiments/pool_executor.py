@@ -14,11 +14,9 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import psutil
-
 from ..machine import check_workers, mp_context
 from ..results import Result
-from ..runner import no_stray_processes, reap, wait
+from ..runner import no_stray_processes, wait
 from ..workloads import cpu
 from . import pool_charts
 from .pool_workers import pool_default_chunksize, started_pool
@@ -30,10 +28,10 @@ def process_executor(
 ) -> Iterator[ProcessPoolExecutor]:
     """A ProcessPoolExecutor with an explicit start method that always ends its workers.
 
-    On error or interrupt, the workers are terminated first and pending tasks cancelled;
-    only then does shutdown() wait, which is quick once the executor has seen its workers
-    die. (shutdown(wait=False) with workers still alive can leave the executor's manager
-    thread behind and hang the interpreter at exit: CPython issues 83386 and 132969.)
+    On error or interrupt, the workers are terminated first (pending tasks are cancelled)
+    and only then does shutdown() wait, which is quick once the executor has seen them exit.
+    shutdown(wait=False) with workers still alive can leave the executor's manager thread
+    behind and hang the interpreter at exit (CPython issues 83386 and 132969).
     """
     check_workers(workers)
     with no_stray_processes():
@@ -47,21 +45,27 @@ def process_executor(
             yield executor
         except BaseException:
             # _processes: pid -> Process, the executor's workers (private, stable since 3.2)
-            reap(_existing(list(executor._processes or {})))
+            _end(list((executor._processes or {}).values()))
             executor.shutdown(wait=True, cancel_futures=True)
             raise
         else:
             executor.shutdown(wait=True)
 
 
-def _existing(pids: list[int]) -> list[psutil.Process]:
-    found = []
-    for pid in pids:
-        try:
-            found.append(psutil.Process(pid))
-        except psutil.Error:  # already gone
-            continue
-    return found
+def _end(processes: list, grace: float = 2.0) -> None:
+    """Terminate, then kill, workers through their own Process objects.
+
+    Not through psutil: a child reaped behind multiprocessing's back looks alive to it
+    forever, and the executor's manager thread then waits for it in a busy loop.
+    """
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(grace)
+        if process.is_alive():
+            process.kill()
+            process.join(grace)
 
 
 @dataclass

@@ -403,14 +403,15 @@ def leftovers() -> Leftovers:
     """
     import psutil
 
-    from ..runner import _is_mp_helper, _is_sampler
+    from ..processes import is_multiprocessing_helper
+    from ..runner import _is_sampler
 
     me = psutil.Process()
     tree = [me]
     processes = []
     for child in me.children(recursive=True):
         try:
-            if child.status() == psutil.STATUS_ZOMBIE or _is_mp_helper(child) or _is_sampler(child):
+            if child.status() == psutil.STATUS_ZOMBIE or is_multiprocessing_helper(child) or _is_sampler(child):
                 continue
             processes.append(f"process {child.pid} ({' '.join(child.cmdline())[:60]})")
             tree.append(child)

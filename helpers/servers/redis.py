@@ -141,47 +141,64 @@ def _end(process: subprocess.Popen, grace: float) -> None:
             process.wait()
 
 
-def _owner_pid(folder_name: str) -> int | None:
+def _owner_pid(folder: Path) -> int | None:
+    """The pid in a server folder's name (helpers-redis-<pid>-<random>), None if it has none."""
+    if not folder.name.startswith(FOLDER_PREFIX):
+        return None
     try:
-        return int(folder_name[len(FOLDER_PREFIX) :].split("-", 1)[0])
+        return int(folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0])
     except ValueError:
         return None
+
+
+def _owner_alive(folder: Path) -> bool:
+    """Whether the process that made folder still runs (not a new process that reused its pid)."""
+    owner = _owner_pid(folder)
+    if owner is None:
+        return True  # not ours to judge
+    try:
+        made = (folder / "redis.conf").stat().st_mtime
+        return psutil.Process(owner).create_time() <= made + 1
+    except FileNotFoundError:
+        return psutil.pid_exists(owner)
+    except psutil.Error:
+        return False
+
+
+def _our_servers() -> list[tuple[psutil.Process, Path]]:
+    """Every redis-server started by helpers, with its folder (its working directory).
+
+    redis-server rewrites its command line (its "process title"), so the folder is found
+    through the working directory it was started in.
+    """
+    found = []
+    for proc in psutil.process_iter(["name"]):
+        with suppress(psutil.Error):
+            if "redis-server" in (proc.info["name"] or ""):
+                folder = Path(proc.cwd())
+                if folder.name.startswith(FOLDER_PREFIX):
+                    found.append((proc, folder))
+    return found
 
 
 def stop_orphans() -> int:
     """Stop servers (and remove folders) left by a process that died; return how many servers."""
     stopped = 0
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        try:
-            if "redis-server" not in (proc.info["name"] or ""):
-                continue
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            folder = next((Path(p).parent for p in cmdline.split() if FOLDER_PREFIX in p), None)
-            owner = _owner_pid(folder.name) if folder else None
-            if owner is not None and not psutil.pid_exists(owner):
+    for proc, folder in _our_servers():
+        if not _owner_alive(folder):
+            with suppress(psutil.Error):
                 proc.kill()
                 stopped += 1
-        except psutil.Error:
-            continue
-    base = Path(tempfile.gettempdir())
-    for folder in base.glob(f"{FOLDER_PREFIX}*"):
-        owner = _owner_pid(folder.name)
-        if owner is not None and not psutil.pid_exists(owner):
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        if not _owner_alive(folder):
             shutil.rmtree(folder, ignore_errors=True)
     return stopped
 
 
 def servers_of(pid: int | None = None) -> list[psutil.Process]:
     """redis-server processes started by helpers for process pid (default: this one)."""
-    marker = f"{FOLDER_PREFIX}{os.getpid() if pid is None else pid}-"
-    found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        with suppress(psutil.Error):
-            if "redis-server" in (proc.info["name"] or "") and marker in " ".join(
-                proc.info["cmdline"] or []
-            ):
-                found.append(proc)
-    return found
+    pid = os.getpid() if pid is None else pid
+    return [proc for proc, folder in _our_servers() if _owner_pid(folder) == pid]
 
 
 def folders_of(pid: int | None = None) -> list[Path]:

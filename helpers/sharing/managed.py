@@ -9,6 +9,7 @@ can listen on a network address, but each operation is a round trip.
 from __future__ import annotations
 
 import sys
+from multiprocessing.managers import SyncManager
 
 import numpy as np
 
@@ -34,11 +35,17 @@ class _Managed(Shared):
 
     @classmethod
     def _create(cls, n, context):
-        manager = context.Manager()  # starts the server process
+        # what context.Manager() does, in two steps, so that an interrupt while the server
+        # process starts still stops it
+        manager = SyncManager(ctx=context)
         try:
+            manager.start()
             return cls(n, cls._new_proxy(manager), manager, owner=True)
         except BaseException:
-            manager.shutdown()
+            server = getattr(manager, "_process", None)  # set as soon as it was started
+            if server is not None and server.is_alive():
+                server.terminate()
+                server.join(5)
             raise
 
     def handle(self):
