@@ -97,12 +97,15 @@ class Sampler:
         for proc in procs:
             if proc.pid == self.me:
                 continue
-            known = self.tracked.get(proc.pid)
-            if known is None or known.create_time() != proc.create_time():
-                known = proc
-                self.tracked[proc.pid] = proc
-                proc.cpu_percent(None)  # prime: the first reading is meaningless
-                self.processes[proc.pid] = _describe(proc, self.root)
+            try:
+                known = self.tracked.get(proc.pid)
+                if known is None or known.create_time() != proc.create_time():
+                    known = proc
+                    proc.cpu_percent(None)  # prime: the first reading is meaningless
+                    self.processes[proc.pid] = _describe(proc, self.root)
+                    self.tracked[proc.pid] = proc
+            except psutil.Error:  # it ended between the listing and now
+                continue
             alive.append(known)
         return alive
 

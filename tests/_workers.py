@@ -8,8 +8,9 @@ import time
 from helpers.events import recorded, task
 
 
-def hold_private(nbytes: int, hold: float) -> int:
-    """Allocate and touch nbytes of private memory, then keep it for hold seconds."""
+def hold_private(nbytes: int, hold: float, settle: float = 0.3) -> int:
+    """Wait settle seconds, allocate and touch nbytes of private memory, keep it hold seconds."""
+    time.sleep(settle)  # let the sampler see this process before the buffer exists
     buffer = bytearray(nbytes)
     for i in range(0, nbytes, 4096):  # write one byte per page, so every page is really allocated
         buffer[i] = 1

@@ -204,7 +204,7 @@ def test_threads_vs_processes_runs_and_draws(monkeypatch):
 @two_cores
 @with_gil
 def test_threads_do_not_scale_and_processes_do():
-    r = gil.threads_vs_processes(workers=2, task_seconds=0.1, repeats=5)
+    r = gil.threads_vs_processes(workers=2, task_seconds=0.2, repeats=3)
     assert r.speedup("threads") <= 1.2, r.rows
     assert r.speedup("processes") >= 1.6, r.rows
     # CPU time of our own workers: threads take turns on one core's worth, processes use two

@@ -57,7 +57,7 @@ def test_pss_growth_matches_ground_truth_and_rss_overcounts():
     assert drop > 150 * MIB
     assert abs(m.growth("pss") - drop) <= 0.20 * drop, (m.growth("pss") / MIB, drop / MIB)
     assert m.growth("rss") > 3 * drop
-    roles = {p.role for p in m.per_process()}
+    roles = {p.role for p in m.per_process()} - {"helper"}  # a resource tracker an earlier test started
     assert roles == {"caller", "worker"}
     assert len([p for p in m.per_process() if p.role == "worker"]) == 4
 

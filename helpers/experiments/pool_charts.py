@@ -77,13 +77,16 @@ def chunksize_curve(r) -> Figure:
 
 
 def chunk_timelines(r) -> Figure:
-    """One timeline per chunksize, on the same time axis, with the gaps between tasks drawn.
+    """One timeline per chunksize, on one time axis: where each worker's time went.
 
-    Blue: a task running. Vermilion: a worker between two tasks (fetching the next message,
-    sending a result). Grey: from the map() call to the worker's first task.
+    Dark blue: a task using the CPU (its CPU time). Light blue: the rest of the task's wall
+    time, when it waited for a core another process held (drawn after the running part).
+    Vermilion: a worker between two tasks (sending a result, waiting for and unpickling the
+    next message). Grey: from the map() call to the worker's first task.
     """
     from matplotlib.patches import Patch
 
+    paused_colour = "#A6CEE3"
     with plots._style():
         sizes = sorted(r.timelines)
         fig, axes = _figure(len(sizes), height=2.4 + 1.5 * len(sizes), sharex=True)
@@ -94,23 +97,34 @@ def chunk_timelines(r) -> Figure:
             for lane, pid in enumerate(pids):
                 events = [e for e in r.timelines[size] if e.pid == pid]
                 first = min(e.start for e in events) - origin
-                tasks = [(e.start - origin, e.duration) for e in events]
+                running = [(e.start - origin, min(e.cpu, e.duration)) for e in events]
+                paused = [
+                    (e.start - origin + e.cpu, e.duration - e.cpu)
+                    for e in events
+                    if e.duration > e.cpu
+                ]
                 gaps = [(a.end - origin, b.start - a.end) for a, b in pairs if a.pid == pid]
-                ax.broken_barh([(0, first)], (lane - 0.4, 0.8), color="#BBBBBB")
-                ax.broken_barh(gaps, (lane - 0.4, 0.8), color=plots.color(3))
-                ax.broken_barh(tasks, (lane - 0.4, 0.8), color=plots.color(0))
+                band = (lane - 0.4, 0.8)
+                ax.broken_barh([(0, first)], band, color="#BBBBBB")
+                ax.broken_barh(gaps, band, color=plots.color(3))
+                ax.broken_barh(paused, band, color=paused_colour)
+                ax.broken_barh(running, band, color=plots.color(0))
             ax.set_yticks(range(len(pids)), [f"worker {pid}" for pid in pids])
             ax.invert_yaxis()
             ax.grid(axis="y", visible=False)
             ax.axvline(r.timeline_walls[size], color="black", linestyle=":", linewidth=1.5)
             messages = math.ceil(len(r.timelines[size]) / size)
+            parent = r.timeline_parent_cpu.get(size)
             ax.set_title(
-                f"chunksize {size}: {messages} messages each way, "
-                f"map() returned after {r.timeline_walls[size] * 1000:.1f} ms"
+                f"chunksize {size}: {messages} messages each way, done in "
+                f"{r.timeline_walls[size] * 1000:.1f} ms"
+                + (f"; this process used {parent * 1000:.1f} ms of CPU" if parent else ""),
+                fontsize=12,
             )
         axes[0].legend(
             handles=[
-                Patch(color=plots.color(0), label="running a task"),
+                Patch(color=plots.color(0), label="task running"),
+                Patch(color=paused_colour, label="task paused: no free core"),
                 Patch(color=plots.color(3), label="between two tasks"),
                 Patch(color="#BBBBBB", label="waiting for its first task"),
             ],
@@ -118,10 +132,10 @@ def chunk_timelines(r) -> Figure:
             bbox_to_anchor=(1.0, 1.0),
         )
         axes[-1].set_xlabel("time since map() was called (s)")
-        durations = [e.duration for e in r.timelines[sizes[0]]]
+        work = [e.cpu for e in r.timelines[sizes[0]]]
         fig.suptitle(
-            f"{len(durations)} short tasks (median {statistics.median(durations) * 1e6:.0f} µs "
-            f"of work each) on {r.workers} workers",
+            f"{len(work)} short tasks (median {statistics.median(work) * 1e6:.0f} µs "
+            f"of CPU each) on {r.workers} workers",
             fontsize=15,
         )
         plots._close_if_inline(fig)

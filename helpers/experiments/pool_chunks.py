@@ -41,6 +41,7 @@ class ChunksizeResult(Result):
     timelines: dict[int, list[TaskEvent]] = field(default_factory=dict)  # chunksize -> tasks
     timeline_origins: dict[int, float] = field(default_factory=dict)
     timeline_walls: dict[int, float] = field(default_factory=dict)
+    timeline_parent_cpu: dict[int, float] = field(default_factory=dict)  # this process's CPU s
 
     @property
     def chunksizes(self) -> list[int]:
@@ -75,6 +76,12 @@ class ChunksizeResult(Result):
     def median_gap(self, chunksize: int) -> float:
         """Median seconds a worker spent between two tasks in the timeline run."""
         return median(self.gaps(chunksize))
+
+    def paused_share(self, chunksize: int) -> float:
+        """Share of the tasks' wall time in the timeline run when they had no core (0 to 1)."""
+        events = self.timelines[chunksize]
+        wall = sum(e.duration for e in events)
+        return max(0.0, wall - sum(e.cpu for e in events)) / wall if wall else 0.0
 
     def plot(self):
         figures = [self.plot_curve()]
@@ -165,13 +172,14 @@ def _note(result: ChunksizeResult, size: int) -> str:
 def _record_timelines(result: ChunksizeResult, pool, tasks: int, seconds: float, timeout) -> None:
     steps = cpu.units_for(seconds)
     for size in (1, max(2, pool_default_chunksize(tasks, result.workers))):
-        origin = time.perf_counter()
+        origin, parent_cpu = time.perf_counter(), time.process_time()
         done = wait(pool.map_async(cpu.spin_timed, [steps] * tasks, chunksize=size), timeout)
         result.timeline_walls[size] = time.perf_counter() - origin
+        result.timeline_parent_cpu[size] = time.process_time() - parent_cpu
         result.timeline_origins[size] = origin
         result.timelines[size] = [
-            TaskEvent("spin", pid, "MainThread", start, end, end - start)
-            for pid, start, end in done
+            TaskEvent("spin", pid, "MainThread", start, end, used)
+            for pid, start, end, used in done
         ]
 
 
@@ -206,8 +214,15 @@ def _chunksize_findings(r: ChunksizeResult) -> list[str]:
         findings.append(
             f"In the timelines, a worker spent a median of {_us(r.median_gap(one_chunk))} "
             f"between two tasks with chunksize 1, and {_us(r.median_gap(big))} with "
-            f"chunksize {big}, where most tasks follow another from the same message: fetching "
-            "each task and sending back its result as messages of their own is the per-task "
-            "overhead."
+            f"chunksize {big}, where most tasks follow another from the same message."
+        )
+        findings.append(
+            f"This process spent {r.timeline_parent_cpu[one_chunk] * 1000:.1f} ms of CPU "
+            f"sending the {len(r.timelines[one_chunk])} tasks and collecting their results "
+            f"one by one, and {r.timeline_parent_cpu[big] * 1000:.1f} ms in chunks of {big}. "
+            f"The tasks' own work was {r.paused_share(one_chunk):.0%} paused with chunksize 1 "
+            f"and {r.paused_share(big):.0%} with chunksize {big}: when this process and the "
+            f"workers want more cores than the {r.machine['usable_cores']} usable here, the "
+            "message handling takes cores from the workers."
         )
     return findings

@@ -69,7 +69,7 @@ def explore_once(
         origin = time.perf_counter()
         done = wait(started.pool.map_async(cpu.spin_timed, steps, chunksize=chunksize), 60)
         wall = time.perf_counter() - origin
-    events = [TaskEvent("task", pid, "MainThread", s, e, e - s) for pid, s, e in done]
+    events = [TaskEvent("task", pid, "MainThread", s, e, used) for pid, s, e, used in done]
     return ExplorerRun(workload, workers, chunksize, wall, events, origin)
 
 

@@ -37,11 +37,15 @@ class SpeedupResult(Result):
     spans: list[tuple[int, str, float, float]] = field(default_factory=list)
 
     def speedup(self, workers: int) -> float:
-        """Median time on 1 worker over median time on `workers` workers."""
-        return median(self.seconds[1]) / median(self.seconds[workers])
+        """Time on 1 worker over time on `workers`: the median of the ratios round by round.
+
+        Each round runs every worker count one after the other, so each ratio compares runs
+        a moment apart, and a burst of other work on the machine spoils one ratio, not all.
+        """
+        return _paired(self.seconds[1], self.seconds[workers])
 
     def amdahl_speedup(self, workers: int) -> float:
-        return median(self.amdahl_seconds[1]) / median(self.amdahl_seconds[workers])
+        return _paired(self.amdahl_seconds[1], self.amdahl_seconds[workers])
 
     def amdahl_predicted(self, workers: int) -> float:
         """Amdahl's law: 1 / (s + (1 - s) / n), with n the cores the workers can really use."""
@@ -63,8 +67,50 @@ class SpeedupResult(Result):
         ]
         return statistics.mean(inside) if inside else None
 
+    def other_cores(self) -> float | None:
+        """Mean CPU, in cores, that programs outside this sweep used while it ran."""
+        m = self.measurement
+        if m is None or not m.core_load:
+            return None
+        ours: dict[float, float] = {}
+        for sample in m.samples:
+            ours[sample.t] = ours.get(sample.t, 0.0) + sample.cpu / 100
+        allowed = _allowed_cores(len(m.core_load[0][1]))  # only the cores this program may use
+        return statistics.mean(
+            max(0.0, sum(loads[i] for i in allowed) / 100 - ours.get(t, 0.0))
+            for t, loads in m.core_load
+        )
+
+    def busy_note(self) -> str:
+        """What else the machine was doing during the sweep, in a few words."""
+        others = self.other_cores()
+        if others is not None:
+            cores = self.usable_cores
+            return (
+                f"other programs used {others:.1f} of the {cores} usable "
+                f"core{'s' * (cores > 1)} on average"
+            )
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # Windows has no load average
+            return "other programs may have been using the cores"
+        return f"the load average, this sweep included, was {load:.1f}"
+
     def plot(self):
         return pool_charts.speedup_overview(self)
+
+
+def _allowed_cores(count: int) -> list[int]:
+    """Indices of the logical cores this process may run on (all of them where unknown)."""
+    try:
+        allowed = sorted(i for i in os.sched_getaffinity(0) if i < count)
+    except AttributeError:  # macOS, Windows: no affinity call in os
+        allowed = []
+    return allowed or list(range(count))
+
+
+def _paired(baseline: list[float], other: list[float]) -> float:
+    return median([b / o for b, o in zip(baseline, other, strict=True)])
 
 
 def worker_counts(cores: int | None = None) -> list[int]:
@@ -162,14 +208,6 @@ def _speedup_row(r: SpeedupResult, w: int) -> dict:
     return row
 
 
-def _load_note(cores: int) -> str:
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # Windows has no load average
-        return "other programs were probably using the cores"
-    return f"the load average was {load:.1f} on {cores} usable cores: other programs were busy"
-
-
 def _speedup_findings(r: SpeedupResult) -> list[str]:
     cores, counts = r.usable_cores, r.workers
     findings = []
@@ -186,8 +224,8 @@ def _speedup_findings(r: SpeedupResult) -> list[str]:
             text += " With 2 or more usable cores at least 1.6x is expected: this run showed it."
         else:
             text += (
-                " With 2 or more usable cores at least 1.6x is expected; this run fell short: "
-                f"{_load_note(cores)}. Run it again on a quieter machine."
+                " With 2 or more usable cores at least 1.6x is expected; this run fell short "
+                f"({r.busy_note()}). Run it again on a quieter machine."
             )
         used = r.cores_used(2)
         if used is not None and cores >= 2:
@@ -208,7 +246,7 @@ def _speedup_findings(r: SpeedupResult) -> list[str]:
         if r.speedup(w) > 1.15 * r.speedup(cores):
             text += (
                 ": more workers than usable cores went faster here, which happens when other "
-                f"programs compete for the cores ({_load_note(cores)}): more processes win a "
+                f"programs compete for the cores ({r.busy_note()}): more processes win a "
                 "bigger share of a busy machine. On a quiet machine, workers beyond the usable "
                 "cores only take turns."
             )
@@ -227,7 +265,7 @@ def _speedup_findings(r: SpeedupResult) -> list[str]:
         if measured > 1.1 * predicted:
             text += (
                 " Above the cap: the runs were disturbed by other programs "
-                f"({_load_note(cores)}), so the one-worker baseline ran slow."
+                f"({r.busy_note()}), so the one-worker baseline ran slow."
             )
         findings.append(text)
     return findings

@@ -108,13 +108,15 @@ def spin_labelled_job(job: tuple[int, int]) -> int:
     return spin_labelled(label, steps)
 
 
-def spin_timed(steps: int) -> tuple[int, float, float]:
-    """Burn `steps` loop steps; return (pid, start, end) in time.perf_counter() seconds.
+def spin_timed(steps: int) -> tuple[int, float, float, float]:
+    """Burn `steps` loop steps; return (pid, start, end, cpu seconds) of this task.
 
-    The worker times itself and sends the times back with the result, so a timeline of many
-    very short tasks costs no file write per task (perf_counter is system-wide on Linux,
-    macOS and Windows, so the parent can compare the times).
+    start and end are time.perf_counter() seconds, which are system-wide on Linux, macOS
+    and Windows, so the parent can put tasks from many workers on one time axis. The worker
+    times itself and sends the times back with the result, so a timeline of many very short
+    tasks costs no file write per task. end - start exceeds cpu when the task had to wait
+    for a core that another process was using.
     """
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.thread_time()
     _loop(steps)
-    return os.getpid(), start, time.perf_counter()
+    return os.getpid(), start, time.perf_counter(), time.thread_time() - cpu0
