@@ -20,9 +20,11 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 
+from helpers.machine import cgroup_memory_usage_file
 from helpers.processes import is_multiprocessing_helper
 
 
@@ -85,12 +87,52 @@ class Sampler:
         self.tracked: dict[int, psutil.Process] = {}
         self.processes: dict[int, dict] = {}
         self.ticks: list[list] = []
+        self.charge_file = cgroup_memory_usage_file()  # found once: the cgroup does not change
+        self.fast_children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
         psutil.cpu_percent(percpu=True)  # the first call returns a meaningless 0.0: prime it
+
+    def _charged(self) -> int | None:
+        if self.charge_file is None:
+            return None
+        try:
+            return int(self.charge_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _descendants(self, pid: int) -> list[int]:
+        """Pids below pid, from Linux's per-thread children lists: no scan of every process."""
+        found, stack = [], [pid]
+        while stack:
+            parent = stack.pop()
+            try:
+                tasks = os.listdir(f"/proc/{parent}/task")
+            except OSError:
+                continue
+            for tid in tasks:
+                try:
+                    with open(f"/proc/{parent}/task/{tid}/children") as f:
+                        kids = [int(k) for k in f.read().split()]
+                except (OSError, ValueError):
+                    continue
+                found += kids
+                stack += kids
+        return found
+
+    @staticmethod
+    def _process(pid: int) -> psutil.Process | None:
+        try:
+            return psutil.Process(pid)
+        except psutil.Error:  # it ended since it was listed
+            return None
 
     def _tree(self) -> list[psutil.Process]:
         try:
             root = psutil.Process(self.root)
-            procs = [root, *root.children(recursive=True)]
+            if self.fast_children:
+                procs = [root, *(self._process(pid) for pid in self._descendants(self.root))]
+                procs = [p for p in procs if p is not None]
+            else:
+                procs = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
         alive = []
@@ -126,10 +168,13 @@ class Sampler:
             except psutil.Error:  # the process ended mid-sample: skip it this tick
                 continue
         available = psutil.virtual_memory().available
+        charged = self._charged()
         cores = psutil.cpu_percent(percpu=True)
-        tick = [t, available, cores, rows]
+        tick = [t, available, cores, rows, charged]
         if self.memory_profiler:
             tick.append(_memory_profiler_reading(self.root))
+        else:
+            tick.append(None)
         self.ticks.append(tick)
 
 

@@ -122,12 +122,25 @@ def memory_limit_bytes() -> int | None:
     return None
 
 
-def _cgroup_memory_usage() -> int | None:
+def cgroup_memory_usage_file() -> Path | None:
+    """The file holding the memory charged to this process's cgroup (v2 or v1), if readable."""
     for controller, name in (("", "memory.current"), ("memory", "memory.usage_in_bytes")):
-        text = _read_first(_cgroup_files(controller, name))
-        if text is not None:
-            return int(text)
+        files = _cgroup_files(controller, name)
+        if files:
+            return files[0]
     return None
+
+
+def cgroup_memory_usage_bytes() -> int | None:
+    """Memory charged to this process's cgroup now, in bytes (None where not readable).
+
+    The kernel charges each page to a cgroup when it is allocated and uncharges it when it
+    is freed, so this follows allocations exactly, unlike the system's free-memory count,
+    which misses pages that cycle through per-CPU free lists.
+    """
+    path = cgroup_memory_usage_file()
+    text = _read_first([path]) if path else None
+    return None if text is None else int(text)
 
 
 def memory_available_bytes() -> int:
@@ -135,7 +148,7 @@ def memory_available_bytes() -> int:
     available = psutil.virtual_memory().available
     limit = memory_limit_bytes()
     if limit is not None:
-        used = _cgroup_memory_usage()
+        used = cgroup_memory_usage_bytes()
         if used is not None:
             available = min(available, max(0, limit - used))
         else:

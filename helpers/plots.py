@@ -151,7 +151,7 @@ def memory(m: Measurement, *, title: str = "Memory per process", ax: Axes | None
 
     The shared share is PSS minus USS where PSS exists (Linux), so the stack's height is the
     PSS total. The black line is the ground truth: the tree's total just before the block
-    plus the drop in the system's available memory since then.
+    plus the memory the system lost since then (Measurement.drops()).
     """
     import numpy as np
 
@@ -183,10 +183,7 @@ def memory(m: Measurement, *, title: str = "Memory per process", ax: Axes | None
                 poly.set_alpha(0.35)
                 poly.set_hatch(hatch)
         base_total = m.baseline(metric) / MIB
-        truth = [
-            (t - m.start, base_total + max(0, m.baseline_available - a) / MIB)
-            for t, a in m.available
-        ]
+        truth = [(t - m.start, base_total + drop / MIB) for t, drop in m.drops()]
         (truth_line,) = ax.plot(
             [t for t, _ in truth], [v for _, v in truth], color="black", linewidth=2.5
         )
@@ -273,7 +270,7 @@ def speedup(
                 ideal,
                 color="black",
                 linestyle="--",
-                label=f"ideal on {usable_cores} usable cores",
+                label=f"ideal on {usable_cores} usable core{'' if usable_cores == 1 else 's'}",
             )
         if amdahl_serial is not None:
             s = amdahl_serial

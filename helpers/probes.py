@@ -110,6 +110,7 @@ class Measurement:
     samples: list[Sample] = field(default_factory=list)
     core_load: list[tuple[float, list[float]]] = field(default_factory=list)
     available: list[tuple[float, int]] = field(default_factory=list)
+    charged: list[tuple[float, int]] = field(default_factory=list)
     processes: dict[int, dict] = field(default_factory=dict)
     tasks: list[TaskEvent] = field(default_factory=list)
     caller_cpu: float = 0.0
@@ -179,14 +180,34 @@ class Measurement:
         return self.available[0][1] if self.available else 0
 
     @property
-    def system_drop(self) -> int:
-        """The largest drop in the system's available memory during the block, in bytes.
+    def ground_truth_source(self) -> str:
+        """Where system_drop comes from: the cgroup's memory accounting, or available memory."""
+        if self.charged:
+            return "memory charged to this process's cgroup"
+        return "the system's available memory"
 
-        Measured against the sample just before the block: the ground truth that the tree's
-        PSS growth is compared with.
+    def drops(self) -> list[tuple[float, int]]:
+        """The ground truth over time: memory taken since just before the block, in bytes.
+
+        From the cgroup's memory accounting where it can be read (Linux containers and
+        systemd sessions): it follows every allocation exactly, whereas the system's free
+        and available counts miss pages that cycle through the kernel's per-CPU free lists.
+        Elsewhere, the drop in the system's available memory.
         """
+        if self.charged:
+            base = self.charged[0][1]
+            return [(t, max(0, used - base)) for t, used in self.charged]
         base = self.baseline_available
-        return max((max(0, base - a) for _, a in self.available), default=0)
+        return [(t, max(0, base - a)) for t, a in self.available]
+
+    @property
+    def system_drop(self) -> int:
+        """The ground truth: the most memory the system lost during the block, in bytes.
+
+        Measured against the sample just before the block (see drops() for the source).
+        The tree's PSS growth is compared with it; other programs' allocations disturb it.
+        """
+        return max((drop for _, drop in self.drops()), default=0)
 
     def per_process(self) -> list[ProcessSummary]:
         """Each process's peaks and role, caller first."""
@@ -389,9 +410,11 @@ def _fill(m: Measurement, report: dict) -> None:
     first_cpu: dict[int, float] = {}
     last_cpu: dict[int, float] = {}
     mp_readings = []
-    for index, (t, available, cores, rows, *extra) in enumerate(report["ticks"]):
-        if extra and extra[0] is not None:
-            mp_readings.append((t, extra[0]))
+    for index, (t, available, cores, rows, charged, memory_profiler) in enumerate(report["ticks"]):
+        if memory_profiler is not None:
+            mp_readings.append((t, memory_profiler))
+        if charged is not None:
+            m.charged.append((t, charged))
         m.available.append((t, available))
         if index > 0:  # per-core load is meaningless until the second reading
             m.core_load.append((t, cores))
