@@ -205,10 +205,10 @@ def test_threads_vs_processes_runs_and_draws(monkeypatch):
 @with_gil
 def test_threads_do_not_scale_and_processes_do():
     r = gil.threads_vs_processes(workers=2, task_seconds=0.2, repeats=3)
-    assert r.speedup("threads") <= 1.2, r.rows
-    assert r.speedup("processes") >= 1.6, r.rows
-    # CPU time of our own workers: threads take turns on one core's worth, processes use two
-    assert r.cores_busy("threads") < 1.2 < 1.5 < r.cores_busy("processes"), r.rows
+    # CPU time of our own workers per wall second: threads take turns on one core's worth,
+    # processes use two. Wall-clock speed-ups swing with this VM's CPU speed from one run to
+    # the next (seen here: one 0.2 s loop took 0.20 to 0.29 s); `helpers check gil` reports them.
+    assert r.cores_busy("threads") < 1.2 < 1.6 < r.cores_busy("processes"), r.rows
 
 
 @with_gil
@@ -231,8 +231,9 @@ def test_convoy_delay_grows_beside_a_cpu_thread_and_falls_with_the_interval():
 @with_gil
 def test_sha256_scales_and_pure_python_does_not():
     r = gil.gil_release(kinds=("pure Python", "sha256"), seconds=0.1, repeats=5)
-    assert r.speedup("sha256", 2) >= 1.5, r.rows
-    assert r.speedup("pure Python", 2) <= 1.2, r.rows
+    # CPU seconds per wall second, steady where wall-clock speed-ups swing with the CPU's speed
+    assert r.cores_busy("sha256", 2) >= 1.5, r.rows
+    assert r.cores_busy("pure Python", 2) <= 1.2, r.rows
     r.plot()
 
 

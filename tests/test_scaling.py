@@ -245,7 +245,9 @@ def test_cluster_costs_more_per_task_than_a_pool(cluster_result):
 @pytest.mark.skipif(usable_cores() < 2, reason="a cluster computes in parallel only with 2+ cores")
 def test_cluster_computes_as_fast_as_a_pool_on_one_machine(cluster_result):
     # alternating batches on the same cores: for 0.1 s tasks the scheduler's cost is small
-    assert cluster_result.batch_wall("dask") <= 1.3 * cluster_result.batch_wall("pool")
+    # the fastest batch of each side: noise (a slower CPU moment, another program) only adds time
+    best = {side: min(b.wall for b in cluster_result.batches if b.side == side) for side in ("dask", "pool")}
+    assert best["dask"] <= 1.3 * best["pool"], cluster_result.rows
 
 
 def test_local_cluster_listens_on_loopback_only_and_stops_on_interrupt():

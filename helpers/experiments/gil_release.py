@@ -33,6 +33,7 @@ class GilReleaseResult(Result):
     """Per kind of work and thread count: the wall time of each round."""
 
     walls: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    cpu: dict[tuple[str, int], list[float]] = field(default_factory=dict)
 
     @property
     def kinds(self) -> list[str]:
@@ -47,6 +48,16 @@ class GilReleaseResult(Result):
         one = self.walls[(kind, 1)]
         return statistics.median(
             a / b for a, b in zip(one, self.walls[(kind, threads)], strict=True)
+        )
+
+    def cores_busy(self, kind: str, threads: int) -> float:
+        """Median CPU seconds this process used per wall second: 1.0 = one core's worth.
+
+        Unlike a speed-up it does not depend on how fast the CPU ran at that moment, so it
+        shows steadily whether the threads ran at the same time.
+        """
+        return statistics.median(
+            c / w for c, w in zip(self.cpu[(kind, threads)], self.walls[(kind, threads)], strict=True)
         )
 
     def scales(self, kind: str) -> bool:
@@ -119,6 +130,7 @@ def gil_release(
         k: max(max(counts), round(seconds / max(unit_seconds(k, inputs), 1e-6))) for k in kinds
     }
     walls: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in counts}
+    cpu: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in counts}
     for repeat in range(repeats):
         for i in range(len(kinds)):
             kind = kinds[(i + repeat) % len(kinds)]
@@ -128,13 +140,15 @@ def gil_release(
                     functools.partial(c_work, kind, share, inputs)
                     for share in _shares(units[kind], n)
                 ]
-                start = time.perf_counter()
+                start, cpu0 = time.perf_counter(), time.process_time()
                 run_threads(works, timeout=timeout, name=kind.replace(" ", "-"))
                 walls[(kind, n)].append(time.perf_counter() - start)
+                cpu[(kind, n)].append(time.process_time() - cpu0)
     result = GilReleaseResult(
         title="GIL-releasing C code against pure Python, split over threads",
         params={"kinds": kinds, "threads": counts, "seconds": seconds, "repeats": repeats},
         walls=walls,
+        cpu=cpu,
     )
     result.rows = [
         {
