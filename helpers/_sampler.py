@@ -15,6 +15,7 @@ Windows, so they line up with the caller's own perf_counter() readings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -181,6 +182,13 @@ class Sampler:
 def main(argv: list[str]) -> int:
     root, interval = int(argv[0]), float(argv[1])
     with_memory_profiler = "--memory-profiler" in argv[2:]
+    if hasattr(os, "SCHED_BATCH"):
+        # No wake-up preemption: on a busy core the sampler waits for the running task's
+        # time slice to end instead of interrupting it 20 times a second (Linux only).
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(5)  # and a smaller share when the measured work wants the core too
     sampler = Sampler(root, memory_profiler=with_memory_profiler)
     stop = threading.Event()
 

@@ -95,6 +95,11 @@ def test_pss_total_agrees_with_smaps_rollup():
     assert abs(sampled - direct) <= 0.10 * direct, (sampled / MIB, direct / MIB)
 
 
+@pytest.mark.skipif(
+    machine.usable_cores() < 2,
+    reason="on one core the sampler shares the core with the loop it measures, so the loop "
+    "loses the sampler's own CPU time (python -m helpers check instruments reports it)",
+)
 def test_sampler_overhead_is_small():
     overhead = sampler_overhead(seconds=2.0, repeats=3)
     assert overhead < 0.03, f"the sampler slowed a CPU-bound loop by {overhead:.1%}"
