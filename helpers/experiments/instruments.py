@@ -194,7 +194,8 @@ def check(quick: bool = True) -> list[Effect]:
             )
         )
     overhead = sampler_overhead(seconds=1.0 if quick else 2.0, repeats=3)
+    # on one core the sampler takes its CPU time from the loop it measures: shown, not judged
     effects.append(
-        at_most(lesson, "sampler overhead on a CPU-bound run", overhead * 100, 3.0, unit="%")
+        at_most(lesson, "sampler overhead on a CPU-bound run", overhead * 100, 3.0, unit="%", cores=2)
     )
     return effects
