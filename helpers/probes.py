@@ -26,12 +26,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psutil
 
 from . import events
 from .events import TaskEvent
+from .processes import helpers_env
 
 METRICS = ("rss", "uss", "pss")
 MIN_INTERVAL = 0.01
@@ -302,12 +302,6 @@ def _sampler_command(interval: float, memory_profiler: bool) -> list[str]:
     return command + ["--memory-profiler"] if memory_profiler else command
 
 
-def _sampler_env() -> dict[str, str]:
-    env = dict(os.environ)
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-    return env
-
 
 def _own_cpu() -> float:
     t = psutil.Process().cpu_times()
@@ -325,7 +319,7 @@ def sampler_process(interval: float, memory_profiler: bool = False) -> Iterator[
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_sampler_env(),
+        env=helpers_env(),
         text=True,
     )
     try:

@@ -7,6 +7,9 @@ command line: only the server itself (whose parent is not a forkserver) is a hel
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import psutil
 
 _TRACKER = "from multiprocessing.resource_tracker import main"
@@ -32,3 +35,15 @@ def is_multiprocessing_helper(proc: psutil.Process) -> bool:
     except psutil.Error:
         parent = None
     return _FORKSERVER not in _cmdline(parent)
+
+
+def helpers_env() -> dict[str, str]:
+    """This process's environment, plus the path a child Python needs to import helpers.
+
+    For the course's own subprocesses (sampler, servers, demo scripts): they must import
+    helpers even when a notebook runs from another folder without the package installed.
+    """
+    env = dict(os.environ)
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    return env

@@ -8,7 +8,6 @@ tasks through map, imap, imap_unordered and starmap and records when each result
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import textwrap
@@ -19,6 +18,7 @@ from pathlib import Path
 import psutil
 
 from ..machine import check_workers, start_methods
+from ..processes import helpers_env
 from ..results import Result
 from ..runner import no_stray_processes, reap, wait
 from ..workloads import cpu
@@ -62,12 +62,6 @@ class GuardResult(Result):
     error_excerpt: str = ""
 
 
-def _script_env() -> dict[str, str]:
-    env = dict(os.environ)
-    package_parent = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-    return env
-
 
 def _stop_tree(proc: psutil.Process) -> None:
     """Freeze the script first, so it cannot start more children, then end it and them."""
@@ -84,7 +78,7 @@ def _run_script(path: Path, log: Path, timeout: float) -> tuple[str, float, str]
     start = time.perf_counter()
     with open(log, "w") as out:
         popen = psutil.Popen(
-            [sys.executable, str(path)], stdout=out, stderr=out, env=_script_env(), cwd=path.parent
+            [sys.executable, str(path)], stdout=out, stderr=out, env=helpers_env(), cwd=path.parent
         )
     try:
         seen_error_at = None

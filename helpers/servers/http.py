@@ -28,8 +28,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from ..processes import helpers_env
 
 START_TIMEOUT = 20.0  # seconds for the server to say it is ready (a loaded machine is slow)
 MAX_DELAY = 60.0  # seconds; a longer delay is a typo, not an experiment
@@ -205,13 +206,6 @@ def check_delay(delay: object) -> float:
     return float(delay)
 
 
-def _server_env() -> dict[str, str]:
-    # the child must import helpers even when the notebook runs from another folder
-    env = dict(os.environ)
-    package_parent = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-    return env
-
 
 def _first_line(process: subprocess.Popen, timeout: float) -> str | None:
     """The first line the process prints, or None if none comes within timeout seconds."""
@@ -274,7 +268,7 @@ def slow_server(delay: float = 0.05, *, max_concurrent: int | None = None) -> It
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_server_env(),
+        env=helpers_env(),
         text=True,
     )
     try:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psutil
 
+from ..processes import helpers_env
 from ..servers.redis import folders_of, servers_of
 from .local import memmap_folders_of, segment_name, segments_of
 
@@ -130,12 +131,6 @@ def attach_and_read(name: str) -> int:
         shm.close()
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    package_parent = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-    return env
-
 
 def _python(script: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -143,7 +138,7 @@ def _python(script: str, *args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
-        env=_env(),
+        env=helpers_env(),
     )
 
 
@@ -231,7 +226,7 @@ def _other_program(untracked: bool) -> dict:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
+        env=helpers_env(),
     )
     try:
         if owner.stdout.readline().strip() != "ready":
