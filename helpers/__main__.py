@@ -22,7 +22,7 @@ def _info(args) -> int:
 
 
 def _check(args) -> int:
-    from .check import run_checks, to_json, verdict
+    from .course.check import run_checks, to_json, verdict
 
     echo = None if args.json else print
     effects = run_checks(args.sections or None, quick=not args.full, echo=echo)
@@ -34,7 +34,9 @@ def _check(args) -> int:
 
 
 def _run(args) -> int:
-    from .registry import EXPERIMENTS, resolve
+    from .course.registry import experiments, resolve
+
+    EXPERIMENTS = experiments()
 
     if args.list or not args.name:
         width = max(map(len, EXPERIMENTS))

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from helpers.footprint import footprint
 from helpers.machine import cgroup_memory_usage_file
 from helpers.processes import is_multiprocessing_helper
 
@@ -54,12 +55,8 @@ def _describe(proc: psutil.Process, root: int) -> dict:
 
 
 def _memory(proc: psutil.Process) -> tuple[int, int | None, int | None]:
-    """RSS, USS and PSS in bytes; the one place that calls memory_full_info()."""
-    try:
-        info = proc.memory_full_info()
-        return info.rss, getattr(info, "uss", None), getattr(info, "pss", None)
-    except psutil.AccessDenied:
-        return proc.memory_info().rss, None, None
+    """RSS, USS and PSS in bytes (helpers.footprint reads them)."""
+    return tuple(footprint(proc))
 
 
 def _memory_profiler_reading(root: int) -> list | None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import psutil
 
+from .footprint import footprint
+
 START_METHOD_VARIABLE = "HELPERS_START_METHOD"
 KNOWN_START_METHODS = ("fork", "spawn", "forkserver")
 # Share of the available memory that one experiment may use for its data (see memory_budget).
@@ -165,7 +167,7 @@ def memory_budget_bytes() -> int:
     return int(memory_available_bytes() * BUDGET_SHARE)
 
 
-def check_size(nbytes: int, *, what: str = "data") -> int:
+def require_size(nbytes: int, *, what: str = "data") -> int:
     """Return nbytes if it fits in the memory budget; raise ValueError saying the budget if not."""
     if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes <= 0:
         raise ValueError(f"{what} size must be a positive number of bytes, got {nbytes!r}")
@@ -225,7 +227,7 @@ def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext
     return multiprocessing.get_context(chosen)
 
 
-def check_workers(workers: object, *, what: str = "workers") -> int:
+def require_workers(workers: object, *, what: str = "workers") -> int:
     """Return workers if it is a whole number of at least 1; raise a clear ValueError if not."""
     if isinstance(workers, bool) or not isinstance(workers, int):
         raise ValueError(f"{what} must be a whole number of at least 1, got {workers!r}")
@@ -246,7 +248,7 @@ def gil_enabled() -> bool:
 def pss_available() -> bool:
     """Whether PSS (proportional set size) can be read here: Linux with /proc smaps."""
     try:
-        return getattr(psutil.Process().memory_full_info(), "pss", None) is not None
+        return footprint().pss is not None
     except (psutil.Error, AttributeError, OSError):
         return False
 

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import psutil
 
+from .footprint import footprint
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -126,7 +128,7 @@ def private_bytes(pid: int | None = None) -> int | None:
     if counts is not None:
         return counts.private
     try:
-        return psutil.Process(pid).memory_full_info().uss
+        return footprint(psutil.Process(pid)).uss
     except (psutil.Error, AttributeError, OSError):
         return None
 

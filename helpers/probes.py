@@ -147,7 +147,7 @@ class Measurement:
 
     # -- memory -----------------------------------------------------------------------
 
-    def _check_metric(self, metric: str) -> str:
+    def _require_metric(self, metric: str) -> str:
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
         if metric == "pss" and any(s.pss is None for s in self.samples):
@@ -156,7 +156,7 @@ class Measurement:
 
     def totals(self, metric: str = "pss") -> list[tuple[float, int]]:
         """The metric summed over the tree at each sampling instant: [(t, bytes), ...]."""
-        self._check_metric(metric)
+        self._require_metric(metric)
         by_time: dict[float, int] = defaultdict(int)
         for s in self.samples:
             by_time[s.t] += getattr(s, metric) or 0
@@ -289,7 +289,7 @@ class Measurement:
 
     def plot(self, title: str = "What the block did"):
         """Memory per process, per-core CPU, and the task timeline when there are tasks."""
-        from . import plots
+        from . import charts as plots
 
         return plots.measurement_overview(self, title=title)
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import psutil
 
-from .machine import check_workers, mp_context
+from .machine import mp_context, require_workers
 from .processes import is_multiprocessing_helper
 
 T = TypeVar("T")
@@ -29,7 +29,7 @@ def _descendants() -> set[psutil.Process]:
         return set()
 
 
-def _is_sampler(proc: psutil.Process) -> bool:
+def is_sampler(proc: psutil.Process) -> bool:
     try:
         return "helpers._sampler" in " ".join(proc.cmdline())
     except psutil.Error:
@@ -60,7 +60,7 @@ def no_stray_processes(grace: float = 2.0) -> Iterator[None]:
     try:
         yield
     finally:
-        new = [p for p in _descendants() - before if not _is_sampler(p) and not is_multiprocessing_helper(p)]
+        new = [p for p in _descendants() - before if not is_sampler(p) and not is_multiprocessing_helper(p)]
         if new:
             reap(new, grace)
 
@@ -79,7 +79,7 @@ def process_pool(
     workers: a whole number of at least 1. start_method: fork, spawn or forkserver (default:
     helpers.machine.start_method()). On error or interrupt the pool is terminated.
     """
-    check_workers(workers)
+    require_workers(workers)
     ctx = mp_context(start_method)
     with no_stray_processes():
         pool = ctx.Pool(

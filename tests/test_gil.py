@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from helpers import reference
-from helpers.check import machine_record, report_only
-from helpers.experiments import gil
-from helpers.experiments.gil_handoff import contended_turns
-from helpers.experiments.gil_threads import VARIANTS, _segments
+from helpers.course import reference
+from helpers.course.check import machine_record, report_only
+from helpers.course.registry import check_sections, experiments, resolve
+from helpers.lessons import gil
+from helpers.lessons.gil.handoff import contended_turns
+from helpers.lessons.gil.threads import VARIANTS, _segments
 from helpers.machine import gil_enabled, usable_cores
-from helpers.registry import CHECK_SECTIONS, EXPERIMENTS, resolve
 from helpers.workloads import gil as work
 
 two_cores = pytest.mark.skipif(usable_cores() < 2, reason="needs 2 usable cores")
@@ -261,12 +261,13 @@ def test_interrupts_leave_no_thread_or_process(alarm):
 
 
 def test_gil_is_registered_in_teaching_order():
-    assert CHECK_SECTIONS["gil"] == "helpers.experiments.gil:check"
-    names = list(CHECK_SECTIONS)
+    sections = check_sections()
+    assert sections["gil"] == "helpers.lessons.gil.check:check"
+    names = list(sections)
     if "threads" in names:
         assert names.index("threads") < names.index("gil")
     for name in ("gil-threads-vs-processes", "gil-handoff", "gil-convoy", "gil-release"):
-        assert resolve(EXPERIMENTS[name]).__doc__
+        assert resolve(experiments()[name]).__doc__
 
 
 # -- exercise checks ---------------------------------------------------------------------------

@@ -100,12 +100,12 @@ def test_info_command_refuses_unknown_start_method():
 @pytest.mark.parametrize("bad", [0, -1, 2.5, "4", True, None])
 def test_bad_worker_counts(bad):
     with pytest.raises(ValueError, match="workers"):
-        machine.check_workers(bad)
+        machine.require_workers(bad)
 
 
 def test_size_past_budget_names_the_budget():
     with pytest.raises(ValueError, match="memory budget of"):
-        machine.check_size(machine.memory_budget_bytes() + 2**20)
+        machine.require_size(machine.memory_budget_bytes() + 2**20)
 
 
 def test_fingerprint_reads_this_machine():

@@ -13,13 +13,13 @@ import sys
 import pytest
 
 from helpers import machine, pages
-from helpers.experiments import memory
-from helpers.experiments import memory_cases as cases_module
-from helpers.experiments.memory_findings import SHARED
+from helpers.lessons import memory
+from helpers.lessons.memory import cases as cases_module
+from helpers.lessons.memory.findings import SHARED
 from helpers.runner import process_pool
 from helpers.workloads import memory as work
 
-MIB = 2**20
+MiB = 2**20
 WORKERS = 2
 SIZE_MB = 16
 linux_pages = pytest.mark.skipif(
@@ -36,10 +36,10 @@ needs_fork = pytest.mark.skipif(
 @linux_pages
 def test_rollup_sees_a_private_buffer_within_10_percent():
     before = pages.rollup().private
-    buffer = bytearray(b"\x01") * (32 * MIB)  # written, so every page is really there
+    buffer = bytearray(b"\x01") * (32 * MiB)  # written, so every page is really there
     grown = pages.rollup().private - before
-    assert abs(grown - 32 * MIB) <= 0.1 * 32 * MIB, grown / MIB
-    assert pages.private_bytes() >= 32 * MIB
+    assert abs(grown - 32 * MiB) <= 0.1 * 32 * MiB, grown / MiB
+    assert pages.private_bytes() >= 32 * MiB
     del buffer
 
 
@@ -111,8 +111,8 @@ def test_data_spec_rejects_bad_input():
 
 @pytest.mark.parametrize("kind", list(work.KINDS))
 def test_footprint_matches_the_size_asked_for(kind):
-    spec = work.DataSpec.for_size(kind, 4 * MIB)
-    assert abs(work.footprint(work.build(spec)) - 4 * MIB) <= 0.03 * 4 * MIB
+    spec = work.DataSpec.for_size(kind, 4 * MiB)
+    assert abs(work.footprint(work.build(spec)) - 4 * MiB) <= 0.03 * 4 * MiB
 
 
 def test_prepare_keeps_inherited_data_and_rebuilds_missing_data():
@@ -273,7 +273,7 @@ def test_bad_input_says_what_is_allowed(monkeypatch):
     with pytest.raises(ValueError, match="positive number of MiB"):
         memory.run_case("repeated", size_mb=-1)
     for module in (machine, cases_module):
-        monkeypatch.setattr(module, "memory_budget_bytes", lambda: 50 * MIB)
+        monkeypatch.setattr(module, "memory_budget_bytes", lambda: 50 * MiB)
     assert memory.default_size_mb(4) == 10  # shrunk: 5 copies must fit in 50 MiB
     with pytest.raises(ValueError, match="memory budget of 50 MiB"):
         memory.run_case("repeated", workers=4, size_mb=20)

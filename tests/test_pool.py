@@ -14,10 +14,13 @@ from multiprocessing.pool import Pool
 import psutil
 import pytest
 
-from helpers import check as check_module
 from helpers import machine
-from helpers.experiments import pool, pool_chunks, pool_explorer, pool_speedup
-from helpers.registry import CHECK_SECTIONS, EXPERIMENTS, resolve
+from helpers.course import check as check_module
+from helpers.course.registry import check_sections, experiments, resolve
+from helpers.lessons import pool
+from helpers.lessons.pool import chunks as pool_chunks
+from helpers.lessons.pool import playground as pool_explorer
+from helpers.lessons.pool import speedup as pool_speedup
 from helpers.runner import no_stray_processes
 from helpers.workloads import cpu
 
@@ -414,7 +417,7 @@ def test_check_chunksize_choice(capsys):
 
 @pytest.fixture(scope="module")
 def pool_effects():
-    return pool.check(quick=True)
+    return pool.check_effects(quick=True)
 
 
 def test_check_section_reports_both_effects(pool_effects):
@@ -437,7 +440,7 @@ def test_two_workers_run_cpu_bound_work_on_two_cores_at_once():
 
 
 def test_registry_entries_resolve():
-    assert resolve(CHECK_SECTIONS["pool"]) is pool.check
+    assert resolve(check_sections()["pool"]) is pool.check_effects
     for name in (
         "pool-styles",
         "pool-chunksize",
@@ -445,7 +448,7 @@ def test_registry_entries_resolve():
         "pool-startup",
         "pool-vs-executor",
     ):
-        assert callable(resolve(EXPERIMENTS[name]))
+        assert callable(resolve(experiments()[name]))
 
 
 def test_reference_results_read_recorded_checks(tmp_path, monkeypatch):

@@ -16,12 +16,12 @@ import pytest
 import helpers
 from helpers import machine, measure
 from helpers.events import events_dir_for
-from helpers.experiments.instruments import sampler_overhead, shared_buffer
+from helpers.lessons.instruments import sampler_overhead, shared_buffer
 from helpers.runner import process_pool
 
 from . import _workers
 
-MIB = 2**20
+MiB = 2**20
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="PSS and smaps are Linux-only"
 )
@@ -31,7 +31,7 @@ needs_fork = pytest.mark.skipif(
 
 
 def test_private_buffer_shows_in_uss():
-    size = 100 * MIB
+    size = 100 * MiB
     ctx = machine.mp_context()
     with measure(interval=0.02) as m:
         child = ctx.Process(target=_workers.hold_private, args=(size, 0.6))
@@ -44,7 +44,7 @@ def test_private_buffer_shows_in_uss():
     )  # an interpreter, before the buffer
     grew = child_peaks[0].peak_uss - baseline
     assert abs(grew - size) <= 0.10 * size, (
-        f"USS grew {grew / MIB:.1f} MiB for a {size / MIB:.0f} MiB buffer"
+        f"USS grew {grew / MiB:.1f} MiB for a {size / MiB:.0f} MiB buffer"
     )
 
 
@@ -54,8 +54,8 @@ def test_pss_growth_matches_ground_truth_and_rss_overcounts():
     r = shared_buffer(workers=4, size_mb=200, hold=0.5)
     m = r.measurement
     drop = m.system_drop
-    assert drop > 150 * MIB
-    assert abs(m.growth("pss") - drop) <= 0.20 * drop, (m.growth("pss") / MIB, drop / MIB)
+    assert drop > 150 * MiB
+    assert abs(m.growth("pss") - drop) <= 0.20 * drop, (m.growth("pss") / MiB, drop / MiB)
     assert m.growth("rss") > 3 * drop
     roles = {p.role for p in m.per_process()} - {"helper"}  # a resource tracker an earlier test started
     assert roles == {"caller", "worker"}
@@ -74,7 +74,7 @@ def _smaps_pss(pid: int) -> int:
 def test_pss_total_agrees_with_smaps_rollup():
     from helpers.workloads import memory
 
-    memory.inherited = np.ones(100 * MIB // 8)
+    memory.inherited = np.ones(100 * MiB // 8)
     try:
         with measure(interval=0.02) as m, process_pool(3, start_method="fork") as pool:
             pending = pool.map_async(memory.sum_inherited, [1.2] * 3, chunksize=1)
@@ -92,7 +92,7 @@ def test_pss_total_agrees_with_smaps_rollup():
         memory.inherited = None
     nearest = min({s.t for s in m.samples}, key=lambda s_t: abs(s_t - t))
     sampled = sum(s.pss for s in m.samples if s.t == nearest and s.pid in pids)
-    assert abs(sampled - direct) <= 0.10 * direct, (sampled / MIB, direct / MIB)
+    assert abs(sampled - direct) <= 0.10 * direct, (sampled / MiB, direct / MiB)
 
 
 @pytest.mark.skipif(
@@ -153,7 +153,7 @@ def test_samples_have_units_and_timestamps_on_callers_clock():
     times = sorted({s.t for s in m.samples})
     assert t0 <= times[0] <= m.start and m.end <= times[-1] <= t1
     assert len(times) >= 5
-    assert all(s.rss > 10 * MIB for s in m.samples)  # bytes, not KiB or MiB
+    assert all(s.rss > 10 * MiB for s in m.samples)  # bytes, not KiB or MiB
     assert m.core_load and len(m.core_load[0][1]) == psutil.cpu_count()
 
 
@@ -211,6 +211,6 @@ def test_plots_have_titles_and_labels():
     for ax in axes[:3]:
         assert ax.get_title() and ax.get_xlabel()
     assert "MiB" in axes[0].get_ylabel() and "%" in axes[1].get_ylabel()
-    speed = helpers.plots.speedup([1, 2, 4], [1.0, 1.9, 2.0], usable_cores=2, amdahl_serial=0.05)
+    speed = helpers.charts.speedup([1, 2, 4], [1.0, 1.9, 2.0], usable_cores=2, amdahl_serial=0.05)
     assert len(speed.axes[0].get_legend().get_texts()) == 4
     assert "MiB" in m._repr_html_()

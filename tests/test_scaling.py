@@ -11,11 +11,14 @@ import time
 
 import pytest
 
-from helpers import measure, reference
-from helpers.check import at_least, at_most, machine_record, report_only
-from helpers.experiments import scaling, scaling_dask, summary
+from helpers import measure
+from helpers.course import guide as summary
+from helpers.course import reference
+from helpers.course.check import at_least, at_most, machine_record, report_only
+from helpers.course.registry import check_sections, experiments, resolve
+from helpers.lessons import scaling
+from helpers.lessons.scaling import cluster as scaling_dask
 from helpers.machine import usable_cores
-from helpers.registry import CHECK_SECTIONS, EXPERIMENTS, resolve
 from helpers.servers.http import slow_server
 from helpers.workloads import aio
 
@@ -317,7 +320,7 @@ def test_key_figures_name_effects_their_sections_report():
         path.read_text() for path in folder.glob("*.py") if path.name != "summary.py"
     )
     for key in summary.KEY_FIGURES:
-        if key.section in CHECK_SECTIONS:  # a lesson not on this checkout yet is skipped
+        if key.section in check_sections():  # a lesson not on this checkout yet is skipped
             assert key.effect in sources, f"no lesson reports {key.effect!r}"
         if key.measure is not None:
             assert callable(resolve(key.measure))
@@ -334,6 +337,6 @@ def test_choices_check(capsys):
 
 
 def test_registered():
-    assert CHECK_SECTIONS["scaling"] == "helpers.experiments.scaling:check"
+    assert check_sections()["scaling"] == "helpers.lessons.scaling.check:check"
     for name in ("scaling-asyncio", "scaling-dask"):
-        assert callable(resolve(EXPERIMENTS[name]))
+        assert callable(resolve(experiments()[name]))

@@ -1,4 +1,4 @@
-"""Tests of helpers.sharing, helpers.servers.redis and the sharing lesson's experiments.
+"""Tests of helpers.lessons.sharing.stores, helpers.servers.redis and the sharing lesson's experiments.
 
 Every strategy is really run: data really shared between processes, a real Redis server,
 real lost updates. Each test also checks that nothing is left behind: no shared-memory
@@ -18,11 +18,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from helpers import sharing
-from helpers.experiments import sharing as lesson
+from helpers.lessons import sharing as lesson
+from helpers.lessons.sharing import lifecycle
+from helpers.lessons.sharing import stores as sharing
 from helpers.machine import memory_budget_bytes, pss_available, usable_cores
 from helpers.servers import redis as redis_servers
-from helpers.sharing import lifecycle
 
 ROOT = Path(__file__).resolve().parent.parent
 ARRAY_STRATEGIES = [name for name in sharing.STRATEGIES if name != "value"]
@@ -195,7 +195,7 @@ def test_no_update_is_lost_with_protection():
 
 
 def test_the_check_section_reports_every_effect():
-    effects = lesson.check(quick=True)
+    effects = lesson.check_effects(quick=True)
     assert [e.effect for e in effects] == [
         "shared_memory vs Manager list: item reads per second",
         "Redis round trip (PING, Unix socket)",
@@ -316,7 +316,7 @@ def test_sigint_to_a_running_experiment_leaves_nothing(name):
     _needs(name)
     script = textwrap.dedent(
         f"""
-        from helpers.experiments import sharing as lesson
+        from helpers.lessons import sharing as lesson
         if __name__ == "__main__":
             print("started", flush=True)
             lesson.compare(8, ["{name}"], seconds=1.0)

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
-from helpers.experiments import threads
+from helpers.lessons import threads
 from helpers.workloads import io
 
 
@@ -224,7 +224,7 @@ def test_check_account_finds_lost_deposits(capsys):
 
 
 def test_check_section_holds():
-    effects = threads.check(quick=True)
+    effects = threads.check_effects(quick=True)
     by_name = {e.effect: e for e in effects}
     speedup = by_name["16 threads over 32 requests of 50 ms vs 1 thread"]
     assert speedup.holds is True, f"16 I/O threads gave only {speedup.measured:.1f}x"

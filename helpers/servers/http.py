@@ -193,7 +193,7 @@ class ServerInfo:
             return json.loads(answer.read())
 
 
-def check_delay(delay: object) -> float:
+def require_delay(delay: object) -> float:
     """Return delay as a float if it is a number of seconds from 0 to MAX_DELAY; else ValueError."""
     if (
         isinstance(delay, bool)
@@ -254,11 +254,11 @@ def slow_server(delay: float = 0.05, *, max_concurrent: int | None = None) -> It
     at once (default: no limit; more wait in line, as with a real server's worker pool).
     The server process is ended when the block ends, whether by error or interrupt.
     """
-    delay = check_delay(delay)
+    delay = require_delay(delay)
     if max_concurrent is not None:
-        from ..machine import check_workers
+        from ..machine import require_workers
 
-        check_workers(max_concurrent, what="max_concurrent")
+        require_workers(max_concurrent, what="max_concurrent")
     command = [sys.executable, "-m", "helpers.servers.http", "--delay", repr(delay)]
     command += ["--parent", str(os.getpid())]
     if max_concurrent is not None:

@@ -15,7 +15,8 @@ from ..events import recorded
 _steps_per_second: float | None = None
 
 
-def _loop(steps: int) -> int:
+def count_steps(steps: int) -> int:
+    """The bare loop: `steps` steps of pure Python, unrecorded (for timing and calibration)."""
     total = 0
     for i in range(steps):
         total += i * i % 7
@@ -41,14 +42,14 @@ def calibrate(target: float = 0.1, repeats: int = 3) -> float:
         steps, best = 50_000, 0.0
         while True:  # grow the probe until one run takes a measurable time
             start = clock()
-            _loop(steps)
+            count_steps(steps)
             elapsed = clock() - start
             if elapsed >= target / 4:
                 break
             steps *= 2
         for _ in range(repeats):
             start = clock()
-            _loop(steps)
+            count_steps(steps)
             best = max(best, steps / (clock() - start))
         _steps_per_second = best
     return _steps_per_second
@@ -64,7 +65,7 @@ def units_for(seconds: float) -> int:
 @recorded
 def spin(steps: int) -> int:
     """Burn one core for `steps` loop steps of pure Python (holds the GIL throughout)."""
-    return _loop(steps)
+    return count_steps(steps)
 
 
 @recorded
@@ -98,7 +99,7 @@ def cube(x: float) -> float:
 @recorded
 def spin_labelled(label: int, steps: int) -> int:
     """Burn `steps` loop steps, then return label: shows which task's result arrives when."""
-    _loop(steps)
+    spin(steps)
     return label
 
 
@@ -118,5 +119,5 @@ def spin_timed(steps: int) -> tuple[int, float, float, float]:
     for a core that another process was using.
     """
     start, cpu0 = time.perf_counter(), time.thread_time()
-    _loop(steps)
+    spin(steps)
     return os.getpid(), start, time.perf_counter(), time.thread_time() - cpu0

@@ -53,7 +53,7 @@ def steps_for(seconds: float, every: int | None = None) -> int:
         for _ in range(3):
             start = time.perf_counter()
             for _ in range(blocks):
-                cpu._loop(every)
+                cpu.spin(every)
             best = min(best, (time.perf_counter() - start) / blocks)
         _seconds_per_block[every] = best
     return every * max(1, round(seconds / _seconds_per_block[every]))
@@ -94,7 +94,7 @@ def stamped_spin(
     blocks = max(1, steps // max(1, every))
     stamps = [0.0] * blocks
     clock = time.perf_counter
-    loop = cpu._loop
+    loop = cpu.count_steps
     cpu0, start = time.thread_time(), clock()
     done = blocks
     for b in range(blocks):
@@ -116,7 +116,7 @@ def stamped_task(steps: int, every: int) -> Progress:
 def spin_until(stop: threading.Event, every: int) -> int:
     """Burn the GIL in blocks of `every` steps until stop is set; return the blocks done."""
     blocks = 0
-    loop = cpu._loop
+    loop = cpu.count_steps
     while not stop.is_set():
         loop(every)
         blocks += 1
@@ -291,7 +291,7 @@ def make_inputs(nbytes: int = 2**20) -> CInputs:
 def _unit(kind: str, inputs: CInputs) -> Callable[[], object]:
     """One unit of work of the given kind, as a function of no arguments."""
     if kind == "pure Python":
-        return lambda: cpu._loop(inputs.steps)
+        return lambda: cpu.spin(inputs.steps)
     if kind == "sha256":  # hashlib lets go of the GIL for buffers over 2 KiB
         return lambda: hashlib.sha256(inputs.raw).digest()
     if kind == "zlib":  # deflate runs without the GIL

@@ -14,8 +14,8 @@ from multiprocessing import util
 
 import numpy as np
 
-from .. import sharing
 from ..events import task
+from ..lessons.sharing import stores as sharing
 
 MARK = -1  # the value workers write: the parent counts how many of these it can see
 BARRIER_TIMEOUT = 60.0  # seconds: a worker that never arrives is an error, not a hang

@@ -1,0 +1,51 @@
+"""Feedback for exercises: a check cell calls these and prints what is right or what to try.
+
+Introduced in 00_start_here.ipynb. A check never raises on a wrong or unfinished answer,
+because CI runs every notebook as shipped, exercises unsolved.
+"""
+
+from __future__ import annotations
+
+from . import progress
+
+
+def feedback(ok: bool, right: str, wrong: str, *, exercise: str | None = None) -> bool:
+    """Print right (with a tick) when ok, else wrong (with a hint); return ok.
+
+    exercise: the name the lesson's summary lists it under; the outcome is kept there.
+    """
+    said = ("✅ " + right) if ok else ("❌ " + wrong)
+    print(said)
+    if exercise:
+        progress.record(exercise, ok, said)
+    return ok
+
+
+def unanswered(what_to_do: str, *, exercise: str | None = None) -> None:
+    """Print what to do for an exercise not answered yet; raise nothing, record it as such."""
+    said = "➡️  " + what_to_do
+    print(said)
+    if exercise:
+        progress.record(exercise, None, said)
+
+
+def close_to(
+    answer: float | None,
+    truth: float,
+    *,
+    within: float = 0.2,
+    name: str = "your answer",
+    unit: str = "",
+) -> bool:
+    """Feedback on a number the learner computed: is it within a fraction `within` of truth?"""
+    if answer is None:
+        print(
+            f"➡️  {name} is still None: fill in the cell above, run it, then run this check again."
+        )
+        return False
+    ok = abs(answer - truth) <= within * abs(truth)
+    return feedback(
+        ok,
+        f"{name} = {answer:.3g}{unit}, close to the measured {truth:.3g}{unit}.",
+        f"{name} = {answer:.3g}{unit}, but this run measured {truth:.3g}{unit}. Look again at what you added up.",
+    )

@@ -1,1 +1,0 @@
-"""One module per lesson: each runs workloads under helpers.measure() and returns a Result."""

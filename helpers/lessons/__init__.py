@@ -1,0 +1,1 @@
+"""One package per lesson: the notebook's one import, a map of its sections."""

@@ -1,0 +1,192 @@
+"""Lesson 04's page-level view: how many 4 KiB pages a forked worker's reads make private.
+
+Introduced in 04_memory_duplication.ipynb, section 4. The parent builds a list of distinct
+ints and notes which pages the ints lie on; one forked worker reads the list a share at a
+time and, after each share, counts its private pages (smaps_rollup) and which of the ints'
+pages it now holds alone (pagemap). reference_counts() shows why: reading writes counts.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from ... import pages
+from ...machine import require_size, start_methods
+from ...results import Result
+from ...runner import process_pool, wait
+from ...units import MiB
+from ...workloads import memory as work
+
+
+@dataclass
+class PageViewResult(Result):
+    """Per step of reading: private pages (smaps) and the objects' pages held alone (pagemap)."""
+
+    items: int = 0
+    object_pages: int = 0
+    fractions: list[float] = field(default_factory=list)
+    private_pages: list[int] = field(default_factory=list)
+    object_pages_private: list[int] | None = None
+    flags: list = field(default_factory=list, repr=False)  # per step, pages in list order
+    reason: str = ""
+
+    @property
+    def bytes_per_object(self) -> float:
+        """Average bytes of memory per int: the pages they lie on / how many there are."""
+        return self.object_pages * pages.PAGE_SIZE / max(self.items, 1)
+
+    def plot(self):
+        from .plots import page_steps
+
+        return page_steps(
+            self.fractions,
+            self.private_pages,
+            self.object_pages_private,
+            self.object_pages,
+            self.flags,
+            title=self.title,
+        )
+
+
+def _list_order(items: list, sorted_pages):
+    """Positions that put the sorted page numbers in the order the list first reaches them."""
+    import numpy as np
+
+    per_item = np.fromiter(
+        (id(x) // pages.PAGE_SIZE for x in items), dtype=np.int64, count=len(items)
+    )
+    first_seen = np.full(len(sorted_pages), len(items), dtype=np.int64)
+    np.minimum.at(first_seen, np.searchsorted(sorted_pages, per_item), np.arange(len(items)))
+    return np.argsort(first_seen, kind="stable")
+
+
+def page_view(size_mb: float = 16, steps: int = 4, timeout: float = 60.0) -> PageViewResult:
+    """One forked worker reads a list of distinct ints in `steps` shares; count its private pages.
+
+    Needs Linux (smaps_rollup, pagemap) and the fork start method; elsewhere the result says
+    why it could not run instead of failing.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a whole number of at least 1, got {steps!r}")
+    if isinstance(size_mb, bool) or not isinstance(size_mb, (int, float)) or size_mb <= 0:
+        raise ValueError(f"size_mb must be a positive number of MiB, got {size_mb!r}")
+    nbytes = require_size(int(size_mb * MiB) * 2, what=f"a {size_mb:g} MiB list and a worker's copy")
+    spec = work.DataSpec.for_size("distinct", nbytes // 2)
+    title = f"Pages a forked worker makes private by reading {spec.items:,} distinct ints"
+    reason = pages.unavailable_reason()
+    if not reason and "fork" not in start_methods():
+        reason = "this platform has no fork start method, so nothing is shared to begin with"
+    if reason:
+        return PageViewResult(
+            title=title,
+            params={"size_mb": size_mb},
+            reason=reason,
+            findings=[f"The page-level view cannot run here: {reason}."],
+        )
+    try:
+        items = work.publish(spec)
+        # before the fork: going through the list writes every item's reference count
+        work.watched_pages = pages.object_pages(items, size=sys.getsizeof(items[0]))
+        order = _list_order(items, work.watched_pages)
+        with process_pool(1, start_method="fork") as pool:
+            seen = wait(pool.apply_async(work.read_watching_pages, (steps,)), timeout)
+    finally:
+        items = None
+        work.watched_pages = None
+        work.clear()
+    base = seen[0][1] or 0
+    total = int(len(seen[0][2])) if seen[0][2] is not None else 0
+    result = PageViewResult(
+        title=title,
+        params={"size_mb": size_mb, "steps": steps},
+        items=spec.items,
+        object_pages=total,
+        fractions=[f for f, _, _ in seen],
+        private_pages=[((p or 0) - base) // pages.PAGE_SIZE for _, p, _ in seen],
+        object_pages_private=[int(x.sum()) for _, _, x in seen] if seen[0][2] is not None else None,
+        flags=[x[order] for _, _, x in seen] if seen[0][2] is not None else [],
+    )
+    result.rows = [
+        {
+            "share read": f"{f:.0%}",
+            "pages made private (smaps_rollup)": p,
+            "object pages held alone (pagemap)": None
+            if result.object_pages_private is None
+            else result.object_pages_private[i],
+            "object pages read (share x all)": round(f * total),
+        }
+        for i, (f, p) in enumerate(zip(result.fractions, result.private_pages, strict=True))
+    ]
+    last = result.private_pages[-1]
+    result.findings = [
+        f"The {spec.items:,} ints lie on {total:,} pages of {pages.PAGE_SIZE // 1024} KiB: "
+        f"{result.bytes_per_object:.0f} bytes per int, so one page holds about "
+        f"{pages.PAGE_SIZE / result.bytes_per_object:.0f} of them.",
+        f"Reading all of them made {last:,} pages private ({last * pages.PAGE_SIZE / MiB:.1f} MiB)"
+        + (
+            f"; the pagemap shows the worker holding {result.object_pages_private[-1]:,} of the "
+            f"{total:,} object pages alone."
+            if result.object_pages_private is not None
+            else "."
+        ),
+    ]
+    return result
+
+
+def reference_counts(extra_references: int = 1000) -> Result:
+    """Add references to a few objects and see whether their reference count (in them) changes.
+
+    On Python 3.12+ (PEP 683) None, True, False, small ints and the empty tuple are immortal:
+    their count never changes, so reading them writes nothing. Other objects' counts do.
+    """
+    immortal_from_312 = {
+        "None": True,
+        "True": True,
+        "0 (a small int)": True,
+        "() (empty tuple)": True,
+    }
+    big = int("1" * 7)  # built at run time, so it is not a shared constant
+    candidates = {
+        "None": None,
+        "True": True,
+        "0 (a small int)": 0,
+        "() (empty tuple)": (),
+        "1111111 (a big int)": big,
+        "a list": [1, 2, 3],
+    }
+    rows = []
+    for name, obj in candidates.items():
+        before = sys.getrefcount(obj)
+        holders = [obj] * extra_references  # every slot is one more reference
+        after = sys.getrefcount(obj)
+        del holders
+        rows.append(
+            {
+                "object": name,
+                "immortal from 3.12 (PEP 683)": immortal_from_312.get(name, False),
+                "count before": before,
+                f"after {extra_references} more references": after,
+                "count written?": after != before,
+            }
+        )
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    written = [r["object"] for r in rows if r["count written?"]]
+    unchanged = [r["object"] for r in rows if not r["count written?"]]
+    findings = [
+        f"This is Python {version}: "
+        + (
+            "immortal objects exist here (PEP 683)."
+            if sys.version_info >= (3, 12)
+            else "there are no immortal objects yet (they arrive in 3.12, PEP 683)."
+        ),
+        f"Counts written when references were added: {', '.join(written) or 'none'}.",
+    ]
+    if unchanged:
+        findings.append(f"Counts never written (immortal): {', '.join(unchanged)}.")
+    return Result(
+        title="Reference counts live inside the objects: who gets written?",
+        params={"extra_references": extra_references, "python": version},
+        rows=rows,
+        findings=findings,
+    )

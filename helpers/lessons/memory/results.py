@@ -1,0 +1,201 @@
+"""The results of lesson 04's cases: figures computed from a run, the table, the charts.
+
+Introduced in 04_memory_duplication.ipynb. A CaseResult holds one case's measurement and
+its workers' reports, and computes from them what the lesson shows: how far each way of
+counting grew, how many copies the workers held, which share of the items' pages each held
+alone. A CasesResult puts several side by side, with charts grouped by question.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ...results import Result
+from ...units import MiB
+from ...workloads import memory as work
+
+if TYPE_CHECKING:
+    from .cases import Case
+
+
+# The charts group the cases by the question they answer.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "data": ("repeated", "distinct", "bytes", "numpy"),
+    "gc": ("gc-default", "gc-freeze", "gc-disabled", "freeze-read"),
+    "start": ("repeated", "arguments", "spawn", "forkserver"),
+}
+
+
+@dataclass
+class CaseResult(Result):
+    """One case: its measurement, the data's size, and what each worker reported.
+
+    data_bytes: what the data's objects take (workloads.memory.footprint); nominal_bytes:
+    the size asked for; items: how many items the data has.
+    """
+
+    case: Case | None = None
+    workers: int = 0
+    data_bytes: int = 0
+    nominal_bytes: int = 0
+    items: int = 0
+    reports: list[work.WorkerReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    # -- figures computed from the run -------------------------------------------------
+
+    @property
+    def worker_private(self) -> list[int]:
+        return [r.private_growth for r in self.reports if r.private_growth is not None]
+
+    @property
+    def median_worker_private(self) -> float | None:
+        """What the median worker came to hold alone, in bytes."""
+        return statistics.median(self.worker_private) if self.worker_private else None
+
+    @property
+    def copies(self) -> float | None:
+        """What all workers held alone, in units of the data: 0 = all shared, N = N copies."""
+        if not self.worker_private or self.data_bytes <= 0:
+            return None
+        return sum(self.worker_private) / self.data_bytes
+
+    @property
+    def items_pages_alone(self) -> float | None:
+        """The share of the pages holding the list's items that the median worker held alone.
+
+        Read from the kernel's page table (pagemap), so a worker's own allocations do not
+        count. None where not measured (not a forked list of objects, or no pagemap).
+        """
+        shares = [
+            r.watched_alone / r.watched_total
+            for r in self.reports
+            if r.watched_alone is not None and r.watched_total
+        ]
+        return statistics.median(shares) if shares else None
+
+    @property
+    def copied_share(self) -> float | None:
+        """What each worker copied, as a share of the items' pages (watched) or of the data."""
+        pages_share = self.items_pages_alone
+        if pages_share is not None:
+            return pages_share
+        return None if self.copies is None else self.copies / max(self.workers, 1)
+
+    @property
+    def copied_of(self) -> str:
+        """What copied_share is a share of, and how it was measured."""
+        if self.items_pages_alone is not None:
+            return "the items' pages (pagemap)"
+        return "the data (private memory)"
+
+    @property
+    def full_collections(self) -> int:
+        return sum(r.full_collections for r in self.reports)
+
+    @property
+    def rebuilt(self) -> int:
+        return sum(r.rebuilt for r in self.reports)
+
+    def growth(self, metric: str) -> int:
+        """How far the tree's summed metric grew during the case, in bytes."""
+        return self.measurement.growth(metric)
+
+    @property
+    def truth(self) -> int:
+        """The system's drop in available memory: what the case really cost."""
+        return self.measurement.system_drop
+
+    @property
+    def rss_overcount(self) -> float:
+        """Growth of summed RSS against the ground truth: how often shared pages were counted."""
+        return self.growth("rss") / max(self.truth, 1)
+
+    @property
+    def total_error(self) -> float:
+        """Growth of the PSS (or USS) total against the ground truth, as a signed fraction."""
+        return self.growth(self.measurement.total_metric) / max(self.truth, 1) - 1
+
+    @property
+    def memory_profiler_growth(self) -> int | None:
+        mp = self.measurement.memory_profiler
+        return None if mp is None else mp.include_children_growth
+
+    def row(self) -> dict:
+        """This case's line in the summary table (sizes in MiB)."""
+        metric = self.measurement.total_metric.upper()
+        per_worker = self.median_worker_private
+        return {
+            "case": self.case.name,
+            "what": self.case.label,
+            "start": self.case.method,
+            "data MiB": self.data_bytes / MiB,
+            "summed RSS growth": self.growth("rss") / MiB,
+            f"{metric} total growth": self.growth(self.measurement.total_metric) / MiB,
+            "ground truth": self.truth / MiB,
+            "private per worker": None if per_worker is None else per_worker / MiB,
+            "copies": self.copies,
+            "items' pages held alone": self.items_pages_alone,
+            "full GCs": self.full_collections,
+        }
+
+    def plot(self, ax=None):
+        from ... import charts as plots
+
+        return plots.memory(self.measurement, title=self.title, ax=ax)
+
+
+@dataclass
+class CasesResult(Result):
+    """Several cases side by side: one summary table, memory charts grouped by question."""
+
+    cases: list[CaseResult] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    workers: int = 0
+
+    def __getitem__(self, name: str) -> CaseResult:
+        for case in self.cases:
+            if case.case.name == name:
+                return case
+        raise KeyError(f"no case {name!r} in this run; it has {', '.join(self.names)}")
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    @property
+    def names(self) -> list[str]:
+        return [c.case.name for c in self.cases]
+
+    def plot(self, group: str | None = None):
+        """The memory charts of one group ('data', 'gc', 'start'), or a list of all groups."""
+        from .plots import case_grid
+
+        if group is None:
+            return [self.plot(g) for g in GROUPS if any(n in self for n in GROUPS[g])]
+        if group not in GROUPS:
+            raise ValueError(f"group must be one of {', '.join(GROUPS)}; got {group!r}")
+        return case_grid([self[n] for n in GROUPS[group] if n in self], title=GROUP_TITLES[group])
+
+    def plot_copies(self):
+        """One bar per case: the workers' private growth added up, in copies of the data."""
+        from ... import charts as plots
+
+        names = [c.case.name for c in self.cases if c.copies is not None]
+        values = [c.copies for c in self.cases if c.copies is not None]
+        return plots.bars(
+            names,
+            values,
+            ylabel="workers' private growth\n(in copies of the data)",
+            title=f"What {self.workers} workers came to hold alone, in copies of the data",
+            reference=self.workers,
+            reference_label=f"{self.workers} copies: one per worker",
+        )
+
+
+GROUP_TITLES = {
+    "data": "What the data is made of (fork)",
+    "gc": "The garbage collector and gc.freeze() (fork)",
+    "start": "How the workers get the data",
+}

@@ -1,0 +1,271 @@
+"""Speed-up against workers, measured, with Amdahl's law for a serial part.
+
+Introduced in 01_process_pool.ipynb (section 5). All pools start first; then each round runs
+every worker count, alternating the order round by round so a busy moment hits them all
+alike. A separate sampler process records per-core CPU use during the sweep.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from ...events import task
+from ...machine import require_workers
+from ...machine import usable_cores as machine_cores
+from ...probes import measure
+from ...results import Result
+from ...runner import progress
+from ...workloads import cpu
+from . import charts as pool_charts
+from .workers import DEFAULT_TIMEOUT, map_seconds, median, require_positive, started_pool
+
+
+@dataclass
+class SpeedupResult(Result):
+    """Time for the same CPU-bound work on 1, 2, ... workers; optionally with a serial part."""
+
+    workers: list[int] = field(default_factory=list)
+    usable_cores: int = 1
+    tasks: int = 0
+    serial_share: float | None = None
+    seconds: dict[int, list[float]] = field(default_factory=dict)
+    amdahl_seconds: dict[int, list[float]] = field(default_factory=dict)
+    spans: list[tuple[int, str, float, float]] = field(default_factory=list)
+
+    def speedup(self, workers: int) -> float:
+        """Time on 1 worker over time on `workers`: the median of the ratios round by round.
+
+        Each round runs every worker count one after the other, so each ratio compares runs
+        a moment apart, and a burst of other work on the machine spoils one ratio, not all.
+        """
+        return _paired(self.seconds[1], self.seconds[workers])
+
+    def amdahl_speedup(self, workers: int) -> float:
+        return _paired(self.amdahl_seconds[1], self.amdahl_seconds[workers])
+
+    def amdahl_predicted(self, workers: int) -> float:
+        """Amdahl's law: 1 / (s + (1 - s) / n), with n the cores the workers can really use."""
+        s, n = self.serial_share or 0.0, min(workers, self.usable_cores)
+        return 1 / (s + (1 - s) / n)
+
+    def cores_used(self, workers: int) -> float | None:
+        """Mean CPU, in cores, that the sweep's processes got while `workers` ran all-parallel."""
+        if self.measurement is None:
+            return None
+        by_time: dict[float, float] = {}
+        for sample in self.measurement.samples:
+            by_time[sample.t] = by_time.get(sample.t, 0.0) + sample.cpu / 100
+        inside = [
+            used
+            for t, used in by_time.items()
+            for w, variant, start, end in self.spans
+            if w == workers and variant == "all parallel" and start < t <= end
+        ]
+        return statistics.mean(inside) if inside else None
+
+    def other_cores(self) -> float | None:
+        """Mean CPU, in cores, that programs outside this sweep used while it ran."""
+        m = self.measurement
+        if m is None or not m.core_load:
+            return None
+        ours: dict[float, float] = {}
+        for sample in m.samples:
+            ours[sample.t] = ours.get(sample.t, 0.0) + sample.cpu / 100
+        allowed = _allowed_cores(len(m.core_load[0][1]))  # only the cores this program may use
+        return statistics.mean(
+            max(0.0, sum(loads[i] for i in allowed) / 100 - ours.get(t, 0.0))
+            for t, loads in m.core_load
+        )
+
+    def busy_note(self) -> str:
+        """What else the machine was doing during the sweep, in a few words."""
+        others = self.other_cores()
+        if others is not None:
+            cores = self.usable_cores
+            return (
+                f"other programs used {others:.1f} of the {cores} usable "
+                f"core{'s' * (cores > 1)} on average"
+            )
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # Windows has no load average
+            return "other programs may have been using the cores"
+        return f"the load average, this sweep included, was {load:.1f}"
+
+    def plot(self):
+        return pool_charts.speedup_overview(self)
+
+
+def _allowed_cores(count: int) -> list[int]:
+    """Indices of the logical cores this process may run on (all of them where unknown)."""
+    try:
+        allowed = sorted(i for i in os.sched_getaffinity(0) if i < count)
+    except AttributeError:  # macOS, Windows: no affinity call in os
+        allowed = []
+    return allowed or list(range(count))
+
+
+def _paired(baseline: list[float], other: list[float]) -> float:
+    return median([b / o for b, o in zip(baseline, other, strict=True)])
+
+
+def worker_counts(cores: int | None = None) -> list[int]:
+    """Worker counts for a sweep: 1 to twice the usable cores (a spread of them past 8)."""
+    cores = machine_cores() if cores is None else require_workers(cores, what="cores")
+    if 2 * cores <= 8:
+        return list(range(1, 2 * cores + 1))
+    picks = {1, 2, cores // 2, cores, cores + cores // 2, 2 * cores}
+    picks |= {2**k for k in range(1, 8) if 2**k < 2 * cores}
+    return sorted(picks)
+
+
+def speedup_sweep(
+    workers: list[int] | None = None,
+    *,
+    total_seconds: float = 0.8,
+    serial_share: float | None = 0.25,
+    repeats: int = 1,
+    start_method: str | None = None,
+    measure_cpu: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> SpeedupResult:
+    """The same CPU-bound work (total_seconds of one core, split into tasks) on each worker count.
+
+    serial_share: also run a variant where that share of the work runs first in this process
+    (Amdahl's law), or None to skip it. measure_cpu: sample per-core CPU use during the sweep.
+    All pools start first; then each round runs every worker count (alternating order).
+    """
+    counts = sorted({require_workers(w) for w in (worker_counts() if workers is None else workers)})
+    counts = sorted({1, *counts})  # one worker is the baseline of every speed-up
+    require_positive(total_seconds, "total_seconds")
+    require_workers(repeats, what="repeats")
+    if serial_share is not None and not 0 < serial_share < 1:
+        raise ValueError(f"serial_share must be between 0 and 1 (or None), got {serial_share!r}")
+    cores = machine_cores()
+    tasks = max(8 * cores, 2 * max(counts))
+    steps = cpu.units_for(total_seconds / tasks)
+    # The serial variant does the same work in the same pieces: `serial` of the tasks run
+    # here, one after another, before the rest go to the pool (same-sized pieces, so the
+    # loop's cost per step is the same in both parts).
+    serial = min(tasks - 1, max(1, round(serial_share * tasks))) if serial_share else 0
+    if serial_share:
+        serial_share = serial / tasks
+    result = SpeedupResult(
+        title=f"CPU-bound work ({total_seconds:g} s of one core) on 1 to {max(counts)} workers",
+        params={"total_seconds": total_seconds, "tasks": tasks, "repeats": repeats},
+        workers=counts,
+        usable_cores=cores,
+        tasks=tasks,
+        serial_share=serial_share,
+        seconds={w: [] for w in counts},
+        amdahl_seconds={w: [] for w in counts} if serial_share else {},
+    )
+    variants = ["all parallel"] + ([f"{serial_share:.0%} serial"] if serial_share else [])
+    plan = [
+        (w, v)
+        for r in range(repeats)
+        for w in (counts if r % 2 == 0 else counts[::-1])
+        for v in variants
+    ]
+    expected = sum(total_seconds / min(w, cores) for w, _ in plan)
+    with ExitStack() as stack:
+        m = stack.enter_context(measure(interval=0.1)) if measure_cpu else None
+        pools = {w: stack.enter_context(started_pool(w, start_method=start_method)) for w in counts}
+        for w, variant in progress(plan, desc="workers", expected_seconds=expected):
+            pool = pools[w].pool
+            start = time.perf_counter()
+            if variant == "all parallel":
+                map_seconds(pool, cpu.spin, [steps] * tasks, 1, timeout)
+                result.seconds[w].append(time.perf_counter() - start)
+            else:
+                with task("serial part"):  # only this process can do it, one piece at a time
+                    for _ in range(serial):
+                        cpu.count_steps(steps)
+                map_seconds(pool, cpu.spin, [steps] * (tasks - serial), 1, timeout)
+                result.amdahl_seconds[w].append(time.perf_counter() - start)
+            result.spans.append((w, variant, start, time.perf_counter()))
+    result.measurement = m
+    result.rows = [_speedup_row(result, w) for w in counts]
+    result.findings = _speedup_findings(result)
+    return result
+
+
+def _speedup_row(r: SpeedupResult, w: int) -> dict:
+    row = {
+        "workers": w,
+        "median time (s)": median(r.seconds[w]),
+        "speed-up": r.speedup(w),
+        "ideal here": float(min(w, r.usable_cores)),
+    }
+    if r.serial_share:
+        row[f"time with {r.serial_share:.0%} serial (s)"] = median(r.amdahl_seconds[w])
+        row["its speed-up"] = r.amdahl_speedup(w)
+        row["Amdahl predicts"] = r.amdahl_predicted(w)
+    return row
+
+
+def _speedup_findings(r: SpeedupResult) -> list[str]:
+    cores, counts = r.usable_cores, r.workers
+    findings = []
+    if 2 in counts:
+        s2 = r.speedup(2)
+        text = f"With 2 workers the CPU-bound work ran {s2:.2f}x as fast as with 1."
+        if cores < 2:
+            text += (
+                " This machine lets this program use 1 core: two workers take turns on it, so "
+                "no speed-up can show here. With 2 or more usable cores you should see close "
+                "to 2x; the reference results below were measured on such machines."
+            )
+        elif s2 >= 1.6:
+            text += " With 2 or more usable cores at least 1.6x is expected: this run showed it."
+        else:
+            text += (
+                " With 2 or more usable cores at least 1.6x is expected; this run fell short "
+                f"({r.busy_note()}). Run it again on a quieter machine."
+            )
+        used = r.cores_used(2)
+        if used is not None and cores >= 2:
+            text += (
+                f" While 2 workers ran, this sweep's processes got {used:.1f} cores' worth of "
+                "CPU on average" + (": other programs held the rest." if used < 1.6 else ".")
+            )
+        findings.append(text)
+    best = max(counts, key=r.speedup)
+    findings.append(
+        f"The best speed-up was {r.speedup(best):.2f}x, at {best} worker{'s' * (best > 1)}; "
+        f"the ideal on {cores} usable core{'s' * (cores > 1)} is {min(best, cores)}x."
+    )
+    beyond = [w for w in counts if w > cores]
+    if beyond and cores in counts:
+        w = max(beyond)
+        text = f"{w} workers gave {r.speedup(w):.2f}x against {r.speedup(cores):.2f}x for {cores}"
+        if r.speedup(w) > 1.15 * r.speedup(cores):
+            text += (
+                ": more workers than usable cores went faster here, which happens when other "
+                f"programs compete for the cores ({r.busy_note()}): more processes win a "
+                "bigger share of a busy machine. On a quiet machine, workers beyond the usable "
+                "cores only take turns."
+            )
+        else:
+            text += ": workers beyond the usable cores only take turns on them."
+        findings.append(text)
+    if r.serial_share:
+        w = max(counts)
+        predicted, measured = r.amdahl_predicted(w), r.amdahl_speedup(w)
+        text = (
+            f"With {r.serial_share:.0%} of the work serial, Amdahl's law caps the speed-up at "
+            f"{predicted:.2f}x on {min(w, cores)} core{'s' * (min(w, cores) > 1)} "
+            f"(and at {1 / r.serial_share:.0f}x on any number of cores); "
+            f"measured {measured:.2f}x with {w} workers."
+        )
+        if measured > 1.1 * predicted:
+            text += (
+                " Above the cap: the runs were disturbed by other programs "
+                f"({r.busy_note()}), so the one-worker baseline ran slow."
+            )
+        findings.append(text)
+    return findings
