@@ -15,6 +15,7 @@ no thread to it. Task events reach the block through helpers.events.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -356,7 +357,13 @@ def measure(interval: float = 0.05, *, memory_profiler: bool = False) -> Iterato
         raise RuntimeError("measure() blocks do not nest: end the outer one first")
     folder = events.events_dir_for(os.getpid())
     shutil.rmtree(folder, ignore_errors=True)  # a stale folder left by a killed run
-    folder.mkdir(parents=True)
+    for attempt in range(3):  # another process may remove the empty registry meanwhile
+        try:
+            folder.mkdir(parents=True)
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
     m = Measurement(interval=float(interval), start=0.0)
     _active = m
     try:
@@ -376,6 +383,8 @@ def measure(interval: float = 0.05, *, memory_profiler: bool = False) -> Iterato
         _active = None
         events.close_files(folder)
         shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            folder.parent.rmdir()  # the events registry goes with the last measurement using it
 
 
 def _wait_until_ready(sampler: subprocess.Popen) -> None:

@@ -7,6 +7,7 @@ command line: only the server itself (whose parent is not a forkserver) is a hel
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -47,3 +48,27 @@ def helpers_env() -> dict[str, str]:
     package_parent = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     return env
+
+
+def release_fork_server() -> bool:
+    """Stop this process's fork server, if it runs, and remove multiprocessing's pymp-* folder.
+
+    Returns True if there was a fork server to stop. Why it exists: the fork server lives as
+    long as the process that started it, and its socket sits in a pymp-* temporary folder
+    that multiprocessing removes only at a normal interpreter exit. A Jupyter kernel stopped
+    by nbval, or by a teacher's "Restart", is killed, never exits normally, so the folder
+    stays in the temp folder forever. A later pool simply starts a new server (about 50 ms).
+    Trap: the standard library has no public call for this; CPython's own tests use the
+    private ``forkserver._forkserver._stop()``, and that use is kept here, in one place.
+    Taught in 01_process_pool.ipynb (start methods) and run after every lesson cell.
+    """
+    from multiprocessing import forkserver, util
+
+    server = getattr(forkserver, "_forkserver", None)
+    if server is None or getattr(server, "_forkserver_pid", None) is None:
+        return False
+    server._stop()  # closes its socket, waits for it, unlinks the socket file
+    folder = util.get_temp_dir()
+    with contextlib.suppress(OSError):
+        os.rmdir(folder)  # empty now; anything else inside belongs to someone still using it
+    return True

@@ -1,7 +1,8 @@
 """``%%solution``: run an exercise's solution cell without touching the learner's variables.
 
-Introduced in 00_start_here.ipynb. The first cell of each lesson loads this extension
-(``%load_ext helpers.course.solutions``). A solution cell starts with ``%%solution``; its
+Introduced in 00_start_here.ipynb. The first cell of each lesson loads the course's
+extension (``%load_ext helpers.course.notebook``), which registers the magic. A solution
+cell starts with ``%%solution``; its
 code runs in a copy of the notebook's namespace, so it can read everything the lesson made
 (results, imported modules) while its own assignments vanish with the copy. After "Run
 All", the learner's answer and its feedback are still there. CI runs solution cells like
@@ -34,9 +35,7 @@ def run_solution(code: str, namespace: dict) -> None:
 
 
 def load_ipython_extension(ipython) -> None:
-    """Register the %%solution cell magic (IPython calls this on %load_ext)."""
+    """Kept while lessons move to ``%load_ext helpers.course.notebook``, which does this and more."""
+    from .notebook import load_ipython_extension as load
 
-    def solution(line: str, cell: str) -> None:
-        run_solution(ipython.transform_cell(cell), ipython.user_ns)
-
-    ipython.register_magic_function(solution, magic_kind="cell", magic_name="solution")
+    load(ipython)
