@@ -1,7 +1,17 @@
 # The course's commands. Each target sets up .venv on first use, and again only when
 # pyproject.toml changes (the stamp file .venv/.installed records the last install).
-PYTHON ?= python3
+# `make test PYTHON=python3.13` (or a path) runs the same on another Python, in its own
+# virtualenv named after its version (.venv-3.13), so each Python keeps its installs.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := python3
 VENV := .venv
+else
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PYTHON_VERSION),)
+$(error PYTHON=$(PYTHON) does not run; give a Python 3.11 or newer, e.g. PYTHON=python3.13 or a full path)
+endif
+VENV := .venv-$(PYTHON_VERSION)
+endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CELL_TIMEOUT ?= 180
@@ -9,15 +19,19 @@ CELL_TIMEOUT ?= 180
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_ARGS ?=
 
-.PHONY: setup lab test unit notebooks lint report check clean
+.PHONY: setup lab test unit notebooks notebooks-unsolved lint report check clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The course's JupyterLab settings (no news or update pop-ups) go into the course's own
+# environment, never into the learner's ~/.jupyter.
+$(STAMP): pyproject.toml jupyter/lab/settings/overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp jupyter/lab/settings/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 lab: $(STAMP)
@@ -29,8 +43,17 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/
 
+# Every notebook under nbval, then tests/test_leftovers.py: what the run left behind (issue 16).
+NBVAL := $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider notebooks/
+	$(NBVAL) notebooks/ tests/test_leftovers.py::test_the_notebooks_left_nothing_behind
+
+# The same with every solution cell removed: unanswered exercises must raise nothing.
+notebooks-unsolved: $(STAMP)
+	rm -rf build/unsolved
+	$(BIN)/python tests/strip_solutions.py notebooks build/unsolved
+	$(NBVAL) build/unsolved/
+	rm -rf build/unsolved
 
 test: lint unit notebooks
 
@@ -47,6 +70,6 @@ check: $(STAMP)
 	$(BIN)/python -m helpers check
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .ruff_cache
+	rm -rf .venv .venv-[0-9]* build .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +

@@ -148,12 +148,55 @@ def core_load(m: Measurement, *, title: str = "CPU use per core", ax: Axes | Non
         return fig
 
 
+def _memory_layers(m: Measurement, times: list[float], pids: list[int]):
+    """Per process, two rows over time in MiB: private (USS), then its share of shared pages."""
+    import numpy as np
+
+    index = {t: i for i, t in enumerate(times)}
+    layers = []
+    for pid in pids:
+        private = np.zeros(len(times))
+        shared = np.zeros(len(times))
+        for s in m.samples:
+            if s.pid == pid:
+                private[index[s.t]] = (s.uss or 0) / MiB
+                if m.total_metric == "pss":
+                    shared[index[s.t]] = max(0, (s.pss or 0) - (s.uss or 0)) / MiB
+        layers += [private, shared]
+    return layers
+
+
+def _memory_legend(m: Measurement, pids: list[int], truth_line) -> list:
+    handles = [
+        Patch(color=color(n), label=f"{m.role(pid)} {pid}") for n, pid in enumerate(pids[:10])
+    ]
+    if len(pids) > 10:
+        handles.append(Patch(color="white", label=f"... {len(pids) - 10} more"))
+    private_label = "solid: private (USS)"
+    if m.total_metric == "pss":
+        handles.append(
+            Patch(
+                facecolor="white",
+                edgecolor="grey",
+                hatch="//",
+                label="hatched: share of shared pages (PSS - USS)",
+            )
+        )
+    else:
+        private_label += "; shared pages not shown (no PSS here)"
+    handles.insert(0, Patch(color="grey", label=private_label))
+    truth_line.set_label("ground truth: start + system drop")
+    handles.append(truth_line)
+    return handles
+
+
 def memory(m: Measurement, *, title: str = "Memory per process", ax: Axes | None = None) -> Figure:
     """Memory over time per process, stacked: private (USS) solid, shared share hatched.
 
     The shared share is PSS minus USS where PSS exists (Linux), so the stack's height is the
     PSS total. The black line is the ground truth: the tree's total just before the block
-    plus the memory the system lost since then (Measurement.drops()).
+    plus the memory the system lost since then (Measurement.drops()). Introduced in
+    00_start_here.ipynb, section 3.
     """
     import numpy as np
 
@@ -164,26 +207,13 @@ def memory(m: Measurement, *, title: str = "Memory per process", ax: Axes | None
         if not times:
             ax.set_title(title)
             return fig
-        index = {t: i for i, t in enumerate(times)}
         pids = [p.pid for p in m.per_process()]
         x = np.array(times) - m.start
-        layers, colours, hatches = [], [], []
-        for n, pid in enumerate(pids):
-            private = np.zeros(len(times))
-            shared = np.zeros(len(times))
-            for s in m.samples:
-                if s.pid == pid:
-                    private[index[s.t]] = (s.uss or 0) / MiB
-                    if metric == "pss":
-                        shared[index[s.t]] = max(0, (s.pss or 0) - (s.uss or 0)) / MiB
-            layers += [private, shared]
-            colours += [color(n), color(n)]
-            hatches += [None, "//"]
-        stacks = ax.stackplot(x, *layers, colors=colours, alpha=0.85)
-        for poly, hatch in zip(stacks, hatches, strict=True):
-            if hatch:
-                poly.set_alpha(0.35)
-                poly.set_hatch(hatch)
+        colours = [color(n) for n in range(len(pids)) for _ in range(2)]
+        stacks = ax.stackplot(x, *_memory_layers(m, times, pids), colors=colours, alpha=0.85)
+        for poly in stacks[1::2]:  # the shared share of each process: hatched, lighter
+            poly.set_alpha(0.35)
+            poly.set_hatch("//")
         base_total = m.baseline(metric) / MiB
         truth = [(t - m.start, base_total + drop / MiB) for t, drop in m.drops()]
         (truth_line,) = ax.plot(
@@ -192,26 +222,7 @@ def memory(m: Measurement, *, title: str = "Memory per process", ax: Axes | None
         ax.set_xlabel("time since start (s)")
         ax.set_ylabel(f"memory (MiB, stacked {metric.upper()})")
         ax.set_title(title)
-        handles = [
-            Patch(color=color(n), label=f"{m.role(pid)} {pid}") for n, pid in enumerate(pids[:10])
-        ]
-        if len(pids) > 10:
-            handles.append(Patch(color="white", label=f"... {len(pids) - 10} more"))
-        private_label = "solid: private (USS)"
-        if metric == "pss":
-            handles.append(
-                Patch(
-                    facecolor="white",
-                    edgecolor="grey",
-                    hatch="//",
-                    label="hatched: share of shared pages (PSS - USS)",
-                )
-            )
-        else:
-            private_label += "; shared pages not shown (no PSS here)"
-        handles.insert(0, Patch(color="grey", label=private_label))
-        truth_line.set_label("ground truth: start + system drop")
-        handles.append(truth_line)
+        handles = _memory_legend(m, pids, truth_line)
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         close_if_inline(fig)
         return fig

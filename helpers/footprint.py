@@ -43,3 +43,25 @@ def footprint(proc: psutil.Process | None = None) -> Footprint:
     if rss is None:  # psutil 8's footprint holds no RSS
         rss = proc.memory_info().rss
     return Footprint(rss, getattr(info, "uss", None), getattr(info, "pss", None))
+
+
+def trim_heap() -> bool:
+    """Hand memory this process freed back to the system (glibc's malloc_trim); True if done.
+
+    Why: glibc keeps freed memory for reuse, and after a large block is freed it raises its
+    mmap threshold, so the next large list can land in pages the process already holds. A
+    measurement that starts then sees no growth for data that is really there. measure()
+    calls this before its baseline (Lesson 00, section 2). Elsewhere (macOS, Windows, musl)
+    it does nothing and returns False.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

@@ -32,6 +32,7 @@ import psutil
 
 from . import events
 from .events import TaskEvent
+from .footprint import trim_heap
 from .processes import helpers_env
 
 METRICS = ("rss", "uss", "pss")
@@ -366,6 +367,7 @@ def measure(interval: float = 0.05, *, memory_profiler: bool = False) -> Iterato
                 raise
     m = Measurement(interval=float(interval), start=0.0)
     _active = m
+    trim_heap()  # freed memory goes back first, so growth counts only what the block adds
     try:
         with sampler_process(interval, memory_profiler) as sampler:
             cpu0 = _own_cpu()

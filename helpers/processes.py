@@ -7,7 +7,6 @@ command line: only the server itself (whose parent is not a forkserver) is a hel
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -68,7 +67,9 @@ def release_fork_server() -> bool:
     if server is None or getattr(server, "_forkserver_pid", None) is None:
         return False
     server._stop()  # closes its socket, waits for it, unlinks the socket file
-    folder = util.get_temp_dir()
-    with contextlib.suppress(OSError):
-        os.rmdir(folder)  # empty now; anything else inside belongs to someone still using it
+    # multiprocessing's own finaliser for its temp folder removes the folder and forgets it,
+    # so that the next fork server makes a new one; calling it now also unregisters it.
+    for finalizer in list(getattr(util, "_finalizer_registry", {}).values()):
+        if getattr(finalizer, "_callback", None) is getattr(util, "_remove_temp_dir", object()):
+            finalizer()
     return True

@@ -57,3 +57,28 @@ def test_an_orphan_process_is_named_until_it_exits():
         child.kill()
         child.wait()
     assert not [i for i in left_since(before, settle=2) if f"process {child.pid}:" in i]
+
+
+def test_a_released_fork_server_leaves_no_folder_and_the_next_pool_still_starts():
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("this platform has no forkserver start method")
+    script = (
+        "import os, multiprocessing as mp\n"
+        "from helpers.processes import release_fork_server\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = mp.get_context('forkserver')\n"
+        "    for _ in range(2):\n"
+        "        with ctx.Pool(1) as pool:\n"
+        "            assert pool.map(abs, [-3]) == [3]\n"
+        "        pool.join()\n"
+        "        folder = mp.util.get_temp_dir()  # the fork server's socket lives here\n"
+        "        assert release_fork_server()\n"
+        "        assert not os.path.exists(folder), folder\n"
+        "    assert not release_fork_server()  # nothing left to release\n"
+        "    print('ok')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+    assert "Traceback" not in run.stderr, run.stderr  # no finaliser failing at exit

@@ -17,9 +17,10 @@ import helpers
 from helpers import machine, measure
 from helpers.events import events_dir_for
 from helpers.lessons.instruments import sampler_overhead, shared_buffer
+from helpers.lessons.instruments.check import SAMPLER_OVERHEAD
 from helpers.runner import process_pool
 
-from . import _workers
+from . import workers as test_workers
 
 MiB = 2**20
 linux_only = pytest.mark.skipif(
@@ -34,7 +35,7 @@ def test_private_buffer_shows_in_uss():
     size = 100 * MiB
     ctx = machine.mp_context()
     with measure(interval=0.02) as m:
-        child = ctx.Process(target=_workers.hold_private, args=(size, 0.6))
+        child = ctx.Process(target=test_workers.hold_private, args=(size, 0.6))
         child.start()
         child.join(60)
     child_peaks = [p for p in m.per_process() if p.pid == child.pid]
@@ -102,14 +103,14 @@ def test_pss_total_agrees_with_smaps_rollup():
 )
 def test_sampler_overhead_is_small():
     overhead = sampler_overhead(seconds=2.0, repeats=3)
-    assert overhead < 0.03, f"the sampler slowed a CPU-bound loop by {overhead:.1%}"
+    assert SAMPLER_OVERHEAD.holds(overhead * 100), f"the sampler slowed a CPU-bound loop by {overhead:.1%}"
 
 
 def test_survives_processes_that_end_mid_sample():
     ctx = machine.mp_context()
     with measure(interval=0.01) as m:
         for _ in range(15):
-            p = ctx.Process(target=_workers.quick_exit)
+            p = ctx.Process(target=test_workers.quick_exit)
             p.start()
             p.join(30)
     assert m.wall > 0 and m.samples
@@ -129,7 +130,7 @@ def test_no_process_left_after_block_or_exception():
 
 def test_task_events_from_threads():
     with measure() as m:
-        _workers.threads_with_events(3)
+        test_workers.threads_with_events(3)
     assert sorted(e.task for e in m.tasks) == ["thread-task-0", "thread-task-1", "thread-task-2"]
     assert {e.thread for e in m.tasks} == {"T0", "T1", "T2"}
     assert all(m.start <= e.start < e.end <= m.end for e in m.tasks)
@@ -138,7 +139,7 @@ def test_task_events_from_threads():
 @pytest.mark.parametrize("method", machine.start_methods())
 def test_task_events_from_processes_under_every_start_method(method):
     with measure() as m, process_pool(2, start_method=method) as pool:
-        pool.map(_workers.nap, [0.05] * 4, chunksize=1)
+        pool.map(test_workers.nap, [0.05] * 4, chunksize=1)
     assert len(m.tasks) == 4
     assert {e.task for e in m.tasks} == {"nap"}
     assert os.getpid() not in {e.pid for e in m.tasks}
@@ -204,7 +205,7 @@ def test_metric_names_are_checked():
 
 def test_plots_have_titles_and_labels():
     with measure(interval=0.02) as m, process_pool(2) as pool:
-        pool.map(_workers.nap, [0.05] * 4, chunksize=1)
+        pool.map(test_workers.nap, [0.05] * 4, chunksize=1)
     fig = m.plot()
     axes = fig.axes
     assert len(axes) >= 3

@@ -72,8 +72,8 @@ def test_conda_environment_matches_pyproject():
         f"only in environment.yml: {sorted(conda_names - expected)}; "
         f"only in pyproject.toml: {sorted(expected - conda_names)}"
     )
-    assert re.search(r"^\s+- python=3\.12\s*$", env, re.MULTILINE), (
-        "Python is pinned to one minor version"
+    assert re.search(r"^\s+- python=3\.1[1-9]\s*$", env, re.MULTILINE), (
+        "Python is pinned to one minor version the course supports"
     )
     assert re.search(r"^\s+- -e \.\s*$", env, re.MULTILINE), (
         "the project is installed from the checkout"
@@ -141,3 +141,16 @@ def test_jupyterlab_serves_the_notebooks(tmp_path):
             lab.kill()
             lab.wait()
         lab.stderr.close()
+
+
+def test_readme_and_notebooks_give_the_same_duration():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        row = re.search(rf"^\| {path.name[:2]} \|.*\| (\d+) min \|$", readme, re.MULTILINE)
+        assert row, f"README's lesson table has no row with minutes for {path.name}"
+        first = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"])
+        said = re.search(r"about \**(\d+) minutes", first, re.IGNORECASE)
+        assert said, f"{path.name}'s first cell does not say 'about N minutes'"
+        assert said.group(1) == row.group(1), (
+            f"{path.name} says {said.group(1)} minutes, the README {row.group(1)}"
+        )

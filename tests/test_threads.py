@@ -166,10 +166,11 @@ def test_daemon_thread_is_cut_off_at_exit_and_normal_thread_is_waited_for():
     assert any("finished its work" in line for line in normal.output)
 
 
-# -- exercise checks ----------------------------------------------------------------------------
+# -- exercise checks: each rejects a typical wrong answer, accepts the solution, and says what
+# to do while unanswered, raising nothing ----------------------------------------------------
 
 
-def test_check_fetch_all_tells_slow_from_fast(capsys):
+def test_feedback_fetch_all_tells_slow_from_fast(capsys):
     def one_by_one(urls):
         return [io.fetch(u) for u in urls]
 
@@ -180,33 +181,52 @@ def test_check_fetch_all_tells_slow_from_fast(capsys):
     def out_of_order(urls):
         return list(reversed(with_threads(urls)))
 
-    assert threads.check_fetch_all(one_by_one) is False
-    assert "too slow" in capsys.readouterr().out
-    assert threads.check_fetch_all(with_threads) is True
-    assert threads.check_fetch_all(out_of_order) is False
+    assert threads.feedback_fetch_all(one_by_one) is False
+    assert "over the 0.5 s allowed" in capsys.readouterr().out
+    assert threads.feedback_fetch_all(with_threads) is True
+    assert threads.feedback_fetch_all(out_of_order) is False
     assert "order" in capsys.readouterr().out
 
 
-def test_check_fetch_all_notices_threads_left_running(capsys):
+def test_feedback_fetch_all_notices_threads_left_running(capsys):
+    def not_joined(urls):
+        answers = [None] * len(urls)
+
+        def get(i):
+            answers[i] = io.fetch(urls[i])
+
+        for i in range(len(urls)):
+            threading.Thread(target=get, args=(i,)).start()
+        return answers  # returns before the threads are done
+
+    before = set(threading.enumerate())
+    assert threads.feedback_fetch_all(not_joined) is False
+    out = capsys.readouterr().out
+    assert "missing" in out or "Still running" in out
+    time.sleep(0.3)
+    assert threads.threads_left(before) == []
+
+
+def test_feedback_fetch_all_notices_an_executor_never_shut_down(capsys):
     pool = ThreadPoolExecutor(24)
     try:
-        assert threads.check_fetch_all(lambda urls: list(pool.map(io.fetch, urls))) is False
-        assert "still running" in capsys.readouterr().out
+        assert threads.feedback_fetch_all(lambda urls: list(pool.map(io.fetch, urls))) is False
+        assert "Still running" in capsys.readouterr().out
     finally:
         pool.shutdown()
 
 
-def test_check_account_finds_lost_deposits(capsys):
-    class Unsafe:
-        def __init__(self):
-            self.balance = 0
+def test_feedback_fetch_all_unanswered_raises_nothing(capsys):
+    def shipped(urls):
+        ...  # your code here
 
-        def deposit(self, amount):
-            balance = self.balance
-            time.sleep(0)
-            self.balance = balance + amount
+    assert threads.feedback_fetch_all(None) is False
+    assert threads.feedback_fetch_all(shipped) is False
+    assert "complete it" in capsys.readouterr().out
 
-    class Safe(Unsafe):
+
+def test_feedback_account_finds_lost_deposits(capsys):
+    class Safe(threads.LedgerAccount):
         def __init__(self):
             super().__init__()
             self.lock = threading.Lock()
@@ -215,19 +235,42 @@ def test_check_account_finds_lost_deposits(capsys):
             with self.lock:
                 super().deposit(amount)
 
-    assert threads.check_account(Unsafe) is False
+    class LockPerCall(threads.LedgerAccount):  # a typical wrong fix: a new lock every time
+        def deposit(self, amount):
+            with threading.Lock():
+                super().deposit(amount)
+
+    assert threads.feedback_account(LockPerCall) is False
     assert "lost" in capsys.readouterr().out
-    assert threads.check_account(Safe) is True
+    assert threads.feedback_account(Safe) is True
+
+
+def test_feedback_account_unanswered_raises_nothing(capsys):
+    class SafeAccount(threads.LedgerAccount):
+        ...  # your code here
+
+    assert threads.feedback_account(SafeAccount) is False
+    assert threads.feedback_account(None) is False
+    assert "deposit()" in capsys.readouterr().out
+
+
+def test_feedback_capped_speedup_judges_a_prediction(capsys):
+    capped = threads.io_speedup(threads=(1, 16), tasks=16, delay=0.05, repeats=1, max_concurrent=4)
+    assert threads.feedback_capped_speedup(None, capped, threads=16) is False
+    assert threads.feedback_capped_speedup(16, capped, threads=16) is False  # ignores the cap
+    assert threads.feedback_capped_speedup(16 / 4, capped, threads=16) is True
+    assert "4 rounds" in capsys.readouterr().out
 
 
 # -- the "threads" check section ----------------------------------------------------------------
 
 
 def test_check_section_holds():
-    effects = threads.check_effects(quick=True)
-    by_name = {e.effect: e for e in effects}
-    speedup = by_name["16 threads over 32 requests of 50 ms vs 1 thread"]
+    from helpers.lessons.threads import check
+
+    by_name = {e.effect: e for e in check.check(quick=True)}
+    speedup = by_name[check.IO_SPEEDUP.effect]
     assert speedup.holds is True, f"16 I/O threads gave only {speedup.measured:.1f}x"
-    assert by_name["updates lost: read, I/O, write without a lock"].holds is True
-    assert by_name["updates lost: the same with a Lock"].holds is True
+    assert by_name[check.LOST_WITHOUT_LOCK.effect].holds is True
+    assert by_name[check.LOST_WITH_LOCK.effect].holds is True
     assert _no_server_left()

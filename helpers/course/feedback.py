@@ -6,6 +6,11 @@ because CI runs every notebook as shipped, exercises unsolved.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
 from . import progress
 
 
@@ -49,3 +54,29 @@ def close_to(
         f"{name} = {answer:.3g}{unit}, close to the measured {truth:.3g}{unit}.",
         f"{name} = {answer:.3g}{unit}, but this run measured {truth:.3g}{unit}. Look again at what you added up.",
     )
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Stop the learner's code with TimeoutError after `seconds`, so a check never hangs.
+
+    Trap: it uses SIGALRM, so it limits only the main thread on Unix (a notebook's cells run
+    there); elsewhere (Windows, a check run from a thread) there is no limit. Used by the
+    exercise checks of lessons 04 and 05.
+    """
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TimeoutError(f"your code ran longer than {seconds:.0f} s, so the check stopped it")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+

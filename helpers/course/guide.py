@@ -1,112 +1,130 @@
 """Lesson 06's decision guide: each lesson's key figure, measured here, beside the references.
 
 Introduced in 06_choosing_and_scaling_out.ipynb. KEY_FIGURES names one or two effects per
-lesson, exactly as that lesson's check section (helpers.course.registry.check_sections()) reports
-them. The guide measures each again with a quick version of the lesson's own experiment
-(the part of its check that gives the key figure, with the same names and thresholds), or
-with the whole check section where there is no quick version, and puts it next to the same
-figure from every file in data/reference/ (helpers.course.reference). The advice is stated as a
+lesson by the lesson's own Rule (its check.py), so a renamed effect or a changed threshold
+reaches the guide by import, never by a copied string. The guide measures each figure again
+with a quick version of the lesson's own experiment, judged by that Rule (or runs the whole
+check section where there is no quick version), and puts it next to the same figure from
+every file in data/reference/ (helpers.course.reference). The advice is stated as a
 condition, and each row says whether this run showed it.
 
-    _quick_pool() or run_section("...")    -> [Effect, ...] -> the key Effect  --+
-    data/reference/*.json -> the same (lesson, effect) on known machines       --+-> GuideResult
+    quick_pool() ... or run_section("...") -> [Effect, ...] -> the Rule's Effect  --+
+    data/reference/*.json -> the same (lesson, effect) on known machines          --+-> GuideResult
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..lessons.gil.check import SHA256, threads_rule
+from ..lessons.gil.check import THREADS as GIL_THREADS
+from ..lessons.memory.check import DISTINCT_COPIED
+from ..lessons.pool.check import SPEEDUP
+from ..lessons.scaling.check import ASYNCIO_VS_THREADS, DASK_OVERHEAD_RATIO
+from ..lessons.sharing.check import READ_RATIO
+from ..lessons.threads.check import IO_SPEEDUP
+from ..machine import usable_cores
 from ..results import Result
 from . import reference
-from .check import Effect, at_least, at_most, report_only, run_section
-from .registry import check_sections, resolve
+from .check import Effect, Rule, run_section
+from .registry import check_sections
+
+# -- quick measurements of the key figures ---------------------------------------------------
+# Each runs only the part of a lesson's check that gives its key figure, judged by the lesson's
+# Rule, so the guide costs seconds rather than a full check.
+
+
+def quick_pool() -> list[Effect]:
+    """Lesson 01's speed-up at 2 workers, from a short sweep (skipped on one core)."""
+    from ..lessons.pool.speedup import speedup_sweep
+
+    if usable_cores() < SPEEDUP.cores:  # a speed-up cannot show: say so instead of measuring
+        return [SPEEDUP.judge(None)]
+    speed = speedup_sweep([1, 2], total_seconds=0.6, serial_share=None, repeats=3, measure_cpu=False)
+    return [SPEEDUP.judge(speed.speedup(2))]
+
+
+def quick_threads() -> list[Effect]:
+    """Lesson 02's 16 I/O threads against one, on the slow server."""
+    from ..lessons.threads.speedup import io_speedup
+
+    return [IO_SPEEDUP.judge(io_speedup(threads=(1, 16), tasks=32, delay=0.05, repeats=2).speedup(16))]
+
+
+def quick_gil() -> list[Effect]:
+    """Lesson 03's CPU-bound threads and sha256 threads, 2 against 1 (skipped on one core)."""
+    from ..lessons.gil.release import gil_release
+    from ..lessons.gil.threads import threads_vs_processes
+
+    if usable_cores() < 2:  # neither effect can show on one core: skip the measurement
+        return [threads_rule().judge(None), SHA256.judge(None)]
+    tvp = threads_vs_processes(workers=2, task_seconds=0.2, repeats=3)
+    sha = gil_release(kinds=("sha256",), threads=(1, 2), seconds=0.1, repeats=5)
+    return [threads_rule().judge(tvp.core_speedup("threads")), SHA256.judge(sha.speedup("sha256", 2))]
+
+
+def quick_memory() -> list[Effect]:
+    """Lesson 04's copies made by reading distinct ints, 4 workers under fork."""
+    from ..lessons.memory.check import check_size, distinct_copied_percent
+    from ..machine import start_methods
+
+    if "fork" not in start_methods():
+        return [DISTINCT_COPIED.judge(None, "this platform has no fork start method")]
+    return [DISTINCT_COPIED.judge(distinct_copied_percent(check_size(quick=True)))]
+
+
+def quick_sharing() -> list[Effect]:
+    """Lesson 05's item reads per second, shared_memory against a Manager list."""
+    from ..lessons.sharing.check import item_read_ratio
+
+    return [READ_RATIO.judge(item_read_ratio(seconds=0.1))]
 
 
 @dataclass(frozen=True)
 class KeyFigure:
-    """One row of the decision guide: which effect answers which question, and the advice.
+    """One row of the decision guide: which Rule answers which question, and the advice.
 
-    measure: "module:function" of a quick measurement returning this lesson's key Effects
-    (the same names and thresholds as its check section, less of the rest), or None to run
-    the whole check section.
+    measure: a quick measurement returning Effects judged by the lesson's Rules, or None to
+    run the lesson's whole check section (helpers.course.registry).
     """
 
-    section: str  # the check section that reports it (helpers.course.registry.check_sections())
-    effect: str  # the Effect's name, exactly as the section reports it
+    rule: Rule  # the effect, imported from its lesson's check.py
     lesson: str  # the notebook that teaches it
     workload: str  # the kind of work the row is about
     advice: str  # what to choose, when the effect holds
-    measure: str | None = None
+    measure: Callable[[], list[Effect]] | None = None
 
+    @property
+    def section(self) -> str:
+        return self.rule.lesson
 
-_HERE = "helpers.course.guide"
+    @property
+    def effect(self) -> str:
+        return self.rule.effect
+
 
 # In teaching order. A section not registered on this checkout is skipped and named.
 KEY_FIGURES: list[KeyFigure] = [
-    KeyFigure(
-        "pool",
-        "speed-up at 2 workers, CPU-bound",
-        "01_process_pool",
-        "CPU-bound pure Python",
-        "a process pool, one worker per usable core",
-        f"{_HERE}:_quick_pool",
-    ),
-    KeyFigure(
-        "threads",
-        "16 threads over 32 requests of 50 ms vs 1 thread",
-        "02_threads",
-        "I/O-bound: tasks that mostly wait (network, disk)",
-        "threads (or asyncio): the waits overlap, no extra process needed",
-        f"{_HERE}:_quick_threads",
-    ),
-    KeyFigure(
-        "gil",
-        "CPU-bound threads: speed-up of 2 threads over sequential",
-        "03_gil_contention",
-        "CPU-bound pure Python on threads",
-        "not threads while the GIL is on: they take turns",
-        f"{_HERE}:_quick_gil",
-    ),
-    KeyFigure(
-        "gil",
-        "sha256 of 1 MiB buffers: speed-up of 2 threads",
-        "03_gil_contention",
-        "C code that releases the GIL (hashing, zlib, numpy)",
-        "threads: they run in parallel inside the C code, sharing memory",
-        f"{_HERE}:_quick_gil",
-    ),
-    KeyFigure(
-        "memory",
-        "distinct ints: share of the objects' memory each worker copied",
-        "04_memory_duplication",
-        "big read-only Python objects for many workers",
-        "numpy arrays or shared memory: reading Python objects copies them",
-        f"{_HERE}:_quick_memory",
-    ),
-    KeyFigure(
-        "sharing",
-        "shared_memory vs Manager list: item reads per second",
-        "05_sharing_memory",
-        "data that workers read and write together",
-        "shared_memory (one machine), a Manager or Redis only when you need their reach",
-        f"{_HERE}:_quick_sharing",
-    ),
-    KeyFigure(
-        "scaling",
-        "asyncio time / threads time, same concurrency",
-        "06_choosing_and_scaling_out",
-        "I/O-bound, thousands of waits at once",
-        "asyncio: one thread carries every wait, if the libraries are async",
-    ),
-    KeyFigure(
-        "scaling",
-        "dask overhead per task / Pool's (chunksize=1)",
-        "06_choosing_and_scaling_out",
-        "CPU-bound work beyond one machine",
-        "a dask cluster, when each task runs far longer than its overhead",
-    ),
+    KeyFigure(SPEEDUP, "01_process_pool", "CPU-bound pure Python",
+              "a process pool, one worker per usable core", quick_pool),
+    KeyFigure(IO_SPEEDUP, "02_threads", "I/O-bound: tasks that mostly wait (network, disk)",
+              "threads (or asyncio): the waits overlap, no extra process needed", quick_threads),
+    KeyFigure(GIL_THREADS, "03_gil_contention", "CPU-bound pure Python on threads",
+              "not threads while the GIL is on: they take turns", quick_gil),
+    KeyFigure(SHA256, "03_gil_contention", "C code that releases the GIL (hashing, zlib, numpy)",
+              "threads: they run in parallel inside the C code, sharing memory", quick_gil),
+    KeyFigure(DISTINCT_COPIED, "04_memory_duplication", "big read-only Python objects for many workers",
+              "numpy arrays or shared memory: reading Python objects copies them", quick_memory),
+    KeyFigure(READ_RATIO, "05_sharing_memory", "data that workers read and write together",
+              "shared_memory (one machine), a Manager or Redis only when you need their reach",
+              quick_sharing),
+    KeyFigure(ASYNCIO_VS_THREADS, "06_choosing_and_scaling_out", "I/O-bound, thousands of waits at once",
+              "asyncio: one thread carries every wait, if the libraries are async"),
+    KeyFigure(DASK_OVERHEAD_RATIO, "06_choosing_and_scaling_out", "CPU-bound work beyond one machine",
+              "a dask cluster, when each task runs far longer than its overhead"),
 ]
 
 
@@ -115,85 +133,18 @@ def key_sections() -> list[str]:
     return [s for s in dict.fromkeys(k.section for k in KEY_FIGURES) if s in check_sections()]
 
 
-# -- quick measurements of the key figures ---------------------------------------------------
-# Each runs only the part of a lesson's check that gives its key figures, with that check's
-# effect names and thresholds, so the guide costs seconds rather than a full check.
-
-
-def _quick_pool() -> list[Effect]:
-    from ..lessons import pool
-    from ..machine import usable_cores
-
-    if usable_cores() < 2:  # a speed-up cannot show: say so at once instead of measuring
-        return [at_least(pool.LESSON, pool.SPEEDUP_EFFECT, None, pool.SPEEDUP_AT_LEAST, cores=2)]
-    speed = pool.speedup_sweep(
-        [1, 2], total_seconds=0.6, serial_share=None, repeats=3, measure_cpu=False
-    )
-    return [
-        at_least(pool.LESSON, pool.SPEEDUP_EFFECT, speed.speedup(2), pool.SPEEDUP_AT_LEAST,
-                 cores=2)
-    ]
-
-
-def _quick_threads() -> list[Effect]:
-    from ..lessons import threads
-
-    r = threads.io_speedup(threads=(1, 16), tasks=32, delay=0.05, repeats=2)
-    return [at_least("threads", KEY_FIGURES[1].effect, r.speedup(16), 8.0)]
-
-
-def _quick_gil() -> list[Effect]:
-    from ..lessons import gil
-    from ..machine import gil_enabled, usable_cores
-
-    if usable_cores() < 2:  # neither effect can show on one core: skip the measurement
-        return [
-            at_most("gil", gil.THREADS_EFFECT, None, 1.2, cores=2),
-            at_least("gil", gil.SHA256_EFFECT, None, 1.5, cores=2),
-        ]
-    tvp = gil.threads_vs_processes(workers=2, task_seconds=0.2, repeats=3)
-    if gil_enabled():
-        threads = at_most("gil", gil.THREADS_EFFECT, tvp.speedup("threads"), 1.2, cores=2)
-    else:  # free-threaded: the same measurement, the opposite expectation
-        threads = at_least("gil", gil.THREADS_EFFECT, tvp.speedup("threads"), 1.6, cores=2)
-    sha = gil.gil_release(kinds=("sha256",), threads=(1, 2), seconds=0.1, repeats=5)
-    return [threads, at_least("gil", gil.SHA256_EFFECT, sha.speedup("sha256", 2), 1.5, cores=2)]
-
-
-def _quick_memory() -> list[Effect]:
-    import struct
-
-    from ..lessons import memory
-    from ..machine import start_methods
-
-    effect = KEY_FIGURES[4].effect
-    if "fork" not in start_methods():
-        return [Effect("memory", effect, "reported", None, "%", None,
-                       "this platform has no fork start method")]
-    distinct = memory.run_case("distinct", workers=4, size_mb=min(64, memory.default_size_mb(4)))
-    objects = max(distinct.data_bytes - distinct.items * struct.calcsize("P"), 1)
-    copied = (distinct.median_worker_private or 0) / objects * 100
-    return [report_only("memory", effect, copied, unit="%")]
-
-
-def _quick_sharing() -> list[Effect]:
-    from ..lessons import sharing
-
-    return [at_least("sharing", KEY_FIGURES[5].effect, sharing.item_read_ratio(seconds=0.1), 10)]
-
-
 def _measure(key: KeyFigure, quick: bool) -> list[Effect]:
     """The key figure's quick measurement, or its whole check section; errors become effects."""
     if key.measure is None:
         return run_section(key.section, quick=quick)
     try:
-        return list(resolve(key.measure)())
+        return list(key.measure())
     except Exception as exc:  # one lesson's failure must not hide the others' figures
         return [Effect(key.section, key.effect, "no error", None, "", False,
                        f"{type(exc).__name__}: {exc}")]
 
 
-def _threshold(expected: str) -> float | None:
+def threshold_in(expected: str) -> float | None:
     """The number in an Effect's expectation, e.g. '>= 8x with 2+ usable cores' -> 8.0."""
     found = re.search(r"[<>]=\s*(-?[\d.]+(?:e-?\d+)?)", expected)
     return float(found.group(1)) if found else None
@@ -235,6 +186,11 @@ class GuideResult(Result):
     skipped: list[str] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)  # every effect measured, to reuse
 
+    @property
+    def showed(self) -> int:
+        """How many key figures this run showed (held), out of len(self.guide)."""
+        return sum(1 for row in self.guide if row.here is not None and row.here.holds)
+
     def plot(self):
         return guide_chart(self)
 
@@ -257,21 +213,17 @@ def decision_guide(
             f"unknown section {', '.join(unknown)}; known: {', '.join(check_sections())}"
         )
     measured: list[Effect] = list(effects or [])
-    have = {(e.lesson, e.effect) for e in measured}
     seconds: dict[str, float] = {}
     for section in wanted:
-        todo = [
-            k for k in KEY_FIGURES if k.section == section and (k.section, k.effect) not in have
-        ]
+        have = {(e.lesson, e.effect) for e in measured}
+        todo = [k for k in KEY_FIGURES if k.section == section and (k.section, k.effect) not in have]
         if not todo and any(k.section == section for k in KEY_FIGURES):
             continue  # already measured in this session
         start = time.perf_counter()
-        runs = list(dict.fromkeys(k.measure for k in todo)) or [None]
-        for target in runs:
-            key = next((k for k in todo if k.measure == target), KeyFigure(section, "", "", "", ""))
-            found = _measure(key, quick)
-            measured += found
-            have |= {(e.lesson, e.effect) for e in found}
+        if not todo:  # a section with no key figure: its whole check
+            measured += run_section(section, quick=quick)
+        for key in {k.measure: k for k in todo}.values():  # each quick measurement once
+            measured += _measure(key, quick)
         seconds[section] = time.perf_counter() - start
     rows = []
     for key in KEY_FIGURES:
@@ -375,7 +327,7 @@ def guide_chart(result: GuideResult):
                         transform=ax.transAxes, color="dimgray")
                 ax.set_xticks([])
                 ax.set_yticks([])
-            limit = _threshold(row.expected)
+            limit = threshold_in(row.expected)
             if limit is not None and values:
                 ax.axhline(limit, color="black", linestyle="--", linewidth=1.5,
                            label=f"expected {row.expected.split(' with')[0]}")
@@ -397,50 +349,3 @@ def _wrap(text: str, width: int) -> str:
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width)) or text
-
-
-# -- exercise 1: choose a model for each workload -------------------------------------------
-
-MODELS = ("one process", "processes", "threads", "asyncio", "cluster")
-
-# workload -> (the models that fit, why), the reasons pointing at what the course measured
-WORKLOADS: dict[str, tuple[set[str], str]] = {
-    "download 2,000 pages from a slow web API": (
-        {"threads", "asyncio"},
-        "the time is waiting, which overlaps in threads or coroutines (02, and section 2 here)",
-    ),
-    "8 independent pure-Python simulations of 20 s each, on a laptop": (
-        {"processes"},
-        "pure Python holds the GIL, so only processes use several cores (01, 03)",
-    ),
-    "square 1,000,000 numbers, each as its own task": (
-        {"one process"},
-        "each task is far shorter than what sending it to a worker costs (01, section 3 here)",
-    ),
-    "compress 40 large files with zlib": (
-        {"threads", "processes"},
-        "zlib releases the GIL while it works, so threads scale; processes do too (03)",
-    ),
-    "50,000 one-minute simulations, results needed by tomorrow": (
-        {"cluster"},
-        "about 35 core-days of work: more cores than one machine has (section 3 here)",
-    ),
-}
-
-
-def check_choices(choices: dict[str, str]) -> bool:
-    """Exercise 1: feedback on the model chosen for each workload; never raises."""
-    right = 0
-    for workload, (fits, why) in WORKLOADS.items():
-        chosen = (choices or {}).get(workload)
-        if chosen is None or chosen == "":
-            print(f"➡️  {workload}: no choice yet (one of {', '.join(MODELS)})")
-        elif chosen not in MODELS:
-            print(f"❌ {workload}: {chosen!r} is not one of {', '.join(MODELS)}")
-        elif chosen in fits:
-            right += 1
-            print(f"✅ {workload}: {chosen}; {why}")
-        else:
-            print(f"❌ {workload}: {chosen} is not the best fit. Hint: {why}")
-    print(f"{right} of {len(WORKLOADS)} right.")
-    return right == len(WORKLOADS)

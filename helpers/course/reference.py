@@ -31,7 +31,7 @@ def reference_dir() -> Path:
     override = os.environ.get(FOLDER_VARIABLE, "").strip()
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "data" / "reference"
+    return Path(__file__).resolve().parents[2] / "data" / "reference"
 
 
 @dataclass(frozen=True)

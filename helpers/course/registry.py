@@ -25,6 +25,7 @@ LESSONS: dict[str, str] = {
     "pool": "pool",
     "threads": "threads",
     "gil": "gil",
+    "interpreters": "gil",
     "memory": "memory",
     "sharing": "sharing",
     "scaling": "scaling",

@@ -32,10 +32,3 @@ def run_solution(code: str, namespace: dict) -> None:
         exec(compile(code, "<solution>", "exec"), scope)  # noqa: S102 (the solution cell's own code)
     finally:
         _depth -= 1
-
-
-def load_ipython_extension(ipython) -> None:
-    """Kept while lessons move to ``%load_ext helpers.course.notebook``, which does this and more."""
-    from .notebook import load_ipython_extension as load
-
-    load(ipython)

@@ -222,7 +222,7 @@ def _first_line(process: subprocess.Popen, timeout: float) -> str | None:
     return process.stdout.readline()
 
 
-def _read_port(process: subprocess.Popen, timeout: float) -> int:
+def read_port(process: subprocess.Popen, timeout: float) -> int:
     """Wait for the server's 'ready PORT' line, at most timeout seconds."""
     line = _first_line(process, timeout)
     if line is None:
@@ -233,7 +233,8 @@ def _read_port(process: subprocess.Popen, timeout: float) -> int:
     return int(line.split()[1])
 
 
-def _stop(process: subprocess.Popen, grace: float = 3.0) -> None:
+def stop_server(process: subprocess.Popen, grace: float = 3.0) -> None:
+    """Stop the server process: terminate, wait up to grace seconds, then kill (lesson 02)."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -272,7 +273,7 @@ def slow_server(delay: float = 0.05, *, max_concurrent: int | None = None) -> It
         text=True,
     )
     try:
-        port = _read_port(process, START_TIMEOUT)
+        port = read_port(process, START_TIMEOUT)
         yield ServerInfo(
             url=f"http://127.0.0.1:{port}/",
             port=port,
@@ -282,7 +283,7 @@ def slow_server(delay: float = 0.05, *, max_concurrent: int | None = None) -> It
             process=process,
         )
     finally:
-        _stop(process)
+        stop_server(process)
 
 
 if __name__ == "__main__":

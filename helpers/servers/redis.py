@@ -60,18 +60,6 @@ def find_redis_server() -> str | None:
     return str(bundled) if bundled.is_file() and os.access(bundled, os.X_OK) else None
 
 
-def redis_version(binary: str | None = None) -> str | None:
-    """The server's version string, e.g. '6.2.14', or None when there is no server."""
-    binary = binary or find_redis_server()
-    if binary is None:
-        return None
-    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
-    for word in out.split():
-        if word.startswith("v="):
-            return word[2:]
-    return out.strip() or None
-
-
 @dataclass
 class RedisServer:
     """A running private Redis server. Connect with client(); start_seconds is its start-up time."""

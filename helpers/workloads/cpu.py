@@ -62,28 +62,34 @@ def units_for(seconds: float) -> int:
     return max(1, int(seconds * calibrate()))
 
 
+steps_for = units_for  # the same function, under the name that says what it returns
+
+
 @recorded
 def spin(steps: int) -> int:
-    """Burn one core for `steps` loop steps of pure Python (holds the GIL throughout)."""
+    """Runs in each worker. Burn one core for `steps` loop steps of pure Python (holds the GIL).
+
+    Returns count_steps(steps); recorded as a task event named "spin". Lesson 01, section 5.
+    """
     return count_steps(steps)
 
 
 @recorded
 def square(x: float) -> float:
-    """A tiny task: its cost is dwarfed by sending it to a worker and back."""
+    """Runs in each worker. A tiny task: its cost is dwarfed by the trip to a worker and back."""
     return x * x
 
 
 @recorded
 def fail_if(x: int, bad: int = 3) -> int:
-    """Return x, but raise ValueError for x == bad: a task that fails on purpose."""
+    """Runs in each worker. Return x, but raise ValueError for x == bad: fails on purpose."""
     if x == bad:
         raise ValueError(f"task {x} failed on purpose (pid {os.getpid()})")
     return x
 
 
 def increment(x: int) -> int:
-    """A tiny task with no recording: x + 1 costs far less than the trip to a worker and back.
+    """Runs in each worker. x + 1, unrecorded: far cheaper than the trip to a worker and back.
 
     Used for the chunksize experiments, where even @recorded's bookkeeping would blur the
     per-task overhead being measured.
@@ -92,25 +98,25 @@ def increment(x: int) -> int:
 
 
 def cube(x: float) -> float:
-    """x cubed: the module-level version of the function a notebook cell defines in lesson 01."""
+    """Runs in each worker. x cubed: the module-level twin of lesson 01's notebook function."""
     return x**3
 
 
 @recorded
 def spin_labelled(label: int, steps: int) -> int:
-    """Burn `steps` loop steps, then return label: shows which task's result arrives when."""
+    """Runs in each worker. Burn `steps` loop steps, return label: which result arrives when."""
     spin(steps)
     return label
 
 
 def spin_labelled_job(job: tuple[int, int]) -> int:
-    """spin_labelled for map and imap, which pass a single argument: job is (label, steps)."""
+    """Runs in each worker. spin_labelled for map and imap (one argument): job = (label, steps)."""
     label, steps = job
     return spin_labelled(label, steps)
 
 
 def spin_timed(steps: int) -> tuple[int, float, float, float]:
-    """Burn `steps` loop steps; return (pid, start, end, cpu seconds) of this task.
+    """Runs in each worker. Burn `steps` loop steps; return (pid, start, end, cpu seconds).
 
     start and end are time.perf_counter() seconds, which are system-wide on Linux, macOS
     and Windows, so the parent can put tasks from many workers on one time axis. The worker

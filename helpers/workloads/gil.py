@@ -12,6 +12,7 @@ stamps of a thread stop for a few milliseconds, another thread held the interpre
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
@@ -24,10 +25,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..events import TaskEvent, emit
 from . import cpu
 
 BLOCK_SECONDS = 50e-6  # work between two progress stamps
 STOP_TIMEOUT = 10.0  # seconds to wait for threads to notice the stop Event
+WORK_EVERY = 1000  # loop steps between two stamps in work(): about 50 us, fixed so that a
+# spawned worker need not calibrate (which would delay its start by a few hundred ms)
 
 
 _seconds_per_block: dict[int, float] = {}
@@ -108,9 +112,53 @@ def stamped_spin(
     return Progress(label or thread, os.getpid(), thread, start, stamps, time.thread_time() - cpu0)
 
 
-def stamped_task(steps: int, every: int) -> Progress:
-    """stamped_spin for a process pool worker (module level, so it pickles under spawn)."""
-    return stamped_spin(steps, every, label=f"pid {os.getpid()}")
+def progress_spans(progress: Progress, block: float) -> list[tuple[float, float]]:
+    """The stretches (start, end), in perf_counter s, during which a worker made progress.
+
+    block: the seconds of one block of work. Stamps closer than 4 blocks are merged; the
+    trap is a shorter threshold, which would split a stretch wherever the OS paused the
+    thread for a moment. Lesson 03, section 1 (the timelines).
+    """
+    spans: list[tuple[float, float]] = []
+    first = previous = None
+    for t in progress.stamps:
+        if previous is not None and t - previous > 4 * block:
+            spans.append((first, previous))
+            first = None
+        if first is None:
+            first = t - block
+        previous = t
+    if first is not None:
+        spans.append((first, previous))
+    return spans
+
+
+def work(
+    steps: int,
+    every: int = WORK_EVERY,
+    stop: threading.Event | None = None,
+    ready: Any = None,
+) -> None:
+    """Runs in each worker. `steps` steps of a pure-Python loop, in a thread or a process.
+
+    The loop holds the GIL throughout (on a GIL build). After each block of `every` steps it
+    notes time.perf_counter(); when done it tells the enclosing helpers.measure() when it
+    worked: one "work" event (its first and last step, its thread's CPU seconds) and one
+    "progress" event per stretch it ran without waiting. Outside a measurement it reports
+    nothing. stop: an Event that ends the loop early. ready: a Barrier to wait at before
+    the first step, so that processes started one after another begin their work together
+    (the trap otherwise: the first process's head start counts as work time). Lesson 03,
+    section 1.
+    """
+    if ready is not None:
+        ready.wait(STOP_TIMEOUT)
+    progress = stamped_spin(steps, every, stop)
+    gaps = sorted(b - a for a, b in zip(progress.stamps, progress.stamps[1:], strict=False))
+    block = gaps[len(gaps) // 2] if gaps else 0.0
+    pid, thread = progress.pid, progress.thread
+    emit(TaskEvent("work", pid, thread, progress.start, progress.end, progress.cpu))
+    for start, end in progress_spans(progress, block):
+        emit(TaskEvent("progress", pid, thread, start, end, 0.0))
 
 
 def spin_until(stop: threading.Event, every: int) -> int:
@@ -323,3 +371,30 @@ def unit_seconds(kind: str, inputs: CInputs, repeats: int = 3) -> float:
         unit()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+# -- a child process for tools that watch from outside (py-spy) ----------------------------
+
+
+def stamp_threads_to_file(out: str, every: int, *steps: int) -> None:
+    """Runs in each worker. Here the worker is the child process py-spy profiles.
+
+    One CPU-bound thread per `steps`, stamping every `every` steps, named course-1,
+    course-2...; their stamps go to the file out as JSON {thread name: {"tid": the OS
+    thread id py-spy reports, "start": s, "stamps": [...]}}. Lesson 03, section 2 (py-spy).
+    """
+    import json
+
+    def stamped(n: int, stop: threading.Event) -> tuple[Progress, int]:
+        return stamped_spin(n, int(every), stop), threading.get_native_id()
+
+    works = [functools.partial(stamped, int(n)) for n in steps]
+    found = run_threads(works, name="course")
+    with open(out, "w") as f:
+        json.dump(
+            {p.thread: {"tid": tid, "start": p.start, "stamps": p.stamps} for p, tid in found}, f
+        )
+
+
+if __name__ == "__main__":
+    stamp_threads_to_file(*sys.argv[1:])

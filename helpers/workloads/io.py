@@ -31,6 +31,7 @@ def fetch(url: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
 
     Blocking, one connection per call, as simple client code is. The thread waits for the
     server without holding the GIL.
+    Lesson 02, sections 1-2, and lesson 03.
     """
     try:
         with _direct_opener().open(url, timeout=timeout) as answer:
@@ -43,6 +44,6 @@ def fetch(url: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
 
 @recorded
 def wait(seconds: float) -> float:
-    """Sleep seconds (a stand-in for any wait: disk, network, a child process); return it."""
+    """Sleep seconds (a stand-in for any wait: disk, network, a child process); return it. Lesson 02, sections 1-2, and lesson 03."""
     time.sleep(seconds)
     return seconds

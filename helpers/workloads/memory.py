@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..events import recorded
 from ..pages import exclusive_pages, private_bytes
@@ -97,29 +97,31 @@ def build(spec: DataSpec):
     return np.arange(n, dtype=np.float64)
 
 
-def _block(nbytes: int) -> int:
+def block_size(nbytes: int) -> int:
     """A size rounded up as CPython's small-object allocator does (16-byte steps to 512)."""
     return nbytes if nbytes > 512 else -(-nbytes // 16) * 16
 
 
-def footprint(items) -> int:
+def data_bytes(items) -> int:
     """Bytes the data built by build() takes in memory, from the sizes of its own objects.
 
     The container (sys.getsizeof) plus, for a list, each item's object rounded up to the
     allocator's block size; a one-item list adds its own item array and int. Computed from
-    one sample item, since all items of a kind are alike.
+    one sample item, since all items of a kind are alike (bytes, numpy arrays and
+    array.array count their own buffer in sys.getsizeof). Trap: sys.getsizeof alone misses
+    a list's items and the allocator's rounding. Lesson 04, section 2.
     """
     total = sys.getsizeof(items)
     if not isinstance(items, list) or not items:
         return total
     first = items[0]
     if items[-1] is first:  # [x] * n: one object, n pointers to it
-        return total + _block(sys.getsizeof(first))
-    per_item = _block(sys.getsizeof(first))
+        return total + block_size(sys.getsizeof(first))
+    per_item = block_size(sys.getsizeof(first))
     if isinstance(first, list):  # sys.getsizeof counts the list's items: split them out
         array = sys.getsizeof(first) - sys.getsizeof([])
-        per_item = _block(sys.getsizeof([])) + _block(array)
-        per_item += sum(_block(sys.getsizeof(x)) for x in first)
+        per_item = block_size(sys.getsizeof([])) + block_size(array)
+        per_item += sum(block_size(sys.getsizeof(x)) for x in first)
     return total + per_item * len(items)
 
 
@@ -149,7 +151,9 @@ class WorkerReport:
 
     private_start: when the worker began (before any rebuild); private_ready: after the pool
     initializer; private_end: after its task's work. rebuilt: whether it built its own copy.
-    full_collections: runs of the GC's oldest generation during the task. watched_alone:
+    full_collections: runs of the GC's oldest generation during the task (automatic ones
+    and a deliberate gc.collect()); automatic_collections: the automatic ones alone, None
+    where not counted. watched_alone:
     how many of the parent's item pages (watched_pages) the worker held alone at the end,
     of watched_total; None where not watched (not forked, or no pagemap).
     """
@@ -163,6 +167,7 @@ class WorkerReport:
     seconds: float
     watched_alone: int | None = None
     watched_total: int | None = None
+    automatic_collections: int | None = None
 
     @property
     def private_growth(self) -> int | None:
@@ -172,8 +177,8 @@ class WorkerReport:
         return max(0, self.private_end - self.private_start)
 
 
-class _Worker:
-    """This worker process's own notes, set by prepare()."""
+class WorkerNotes:
+    """This worker process's own notes, set by prepare() (class attributes, one per process)."""
 
     barrier = None
     rebuilt = False
@@ -182,7 +187,7 @@ class _Worker:
 
 
 def prepare(spec: DataSpec | None, barrier=None) -> None:
-    """Pool initializer: note this worker's memory, and rebuild the global if it is missing.
+    """Runs in each worker. Pool initializer: note its memory; rebuild the global if missing.
 
     Under fork the worker inherited `data` from the parent and keeps it. Under spawn and
     forkserver the module was imported afresh, `data` is None, and this builds a new copy:
@@ -190,22 +195,22 @@ def prepare(spec: DataSpec | None, barrier=None) -> None:
     spec None: the data travels as task arguments instead.
     """
     global data, data_spec
-    _Worker.private_start = private_bytes()
-    _Worker.barrier = barrier
-    _Worker.rebuilt = spec is not None and data_spec != spec
-    if _Worker.rebuilt:
+    WorkerNotes.private_start = private_bytes()
+    WorkerNotes.barrier = barrier
+    WorkerNotes.rebuilt = spec is not None and data_spec != spec
+    if WorkerNotes.rebuilt:
         data, data_spec = build(spec), spec
-    _Worker.private_ready = private_bytes()
+    WorkerNotes.private_ready = private_bytes()
 
 
 def _wait_for_the_others() -> None:
     # All workers start and end their work together, so a sample catches all of them at
     # their peak, and each worker takes exactly one task.
-    if _Worker.barrier is not None:
-        _Worker.barrier.wait(BARRIER_TIMEOUT)
+    if WorkerNotes.barrier is not None:
+        WorkerNotes.barrier.wait(BARRIER_TIMEOUT)
 
 
-def _read_in_parts(items, steps: int) -> Iterator[float]:
+def read_in_parts(items, steps: int) -> Iterator[float]:
     """Look at every item, without copying, in `steps` parts; yield the share read after each."""
     n = len(items)
     walker = iter(items) if isinstance(items, list) else None
@@ -234,9 +239,9 @@ def _work(job, hold: float) -> WorkerReport:
         alone = None if watched_pages is None else exclusive_pages(watched_pages)
         report = WorkerReport(
             pid=os.getpid(),
-            rebuilt=_Worker.rebuilt,
-            private_start=_Worker.private_start,
-            private_ready=_Worker.private_ready,
+            rebuilt=WorkerNotes.rebuilt,
+            private_start=WorkerNotes.private_start,
+            private_ready=WorkerNotes.private_ready,
             private_end=private_bytes(),
             full_collections=gc.get_stats()[-1]["collections"] - full_before,
             seconds=seconds,
@@ -247,15 +252,15 @@ def _work(job, hold: float) -> WorkerReport:
     except threading.BrokenBarrierError:
         raise RuntimeError("another worker failed or timed out; its own error says why") from None
     except BaseException:
-        if _Worker.barrier is not None:
-            _Worker.barrier.abort()  # release the others at once instead of at their timeout
+        if WorkerNotes.barrier is not None:
+            WorkerNotes.barrier.abort()  # release the others at once instead of at their timeout
         raise
     time.sleep(hold)  # stay alive, holding what we copied, while the sampler looks
     return report
 
 
 def _read_all(items, steps: int, pause: float) -> None:
-    for _share in _read_in_parts(items, steps):
+    for _share in read_in_parts(items, steps):
         time.sleep(pause)  # spread the reading out, so the chart shows the copies grow
 
 
@@ -277,19 +282,130 @@ def read_argument(items, steps: int = 6, pause: float = 0.03, hold: float = 0.25
     return _work(lambda: _read_all(items, steps, pause), hold)
 
 
+OWN_GARBAGE = 100_000  # lists a learner's worker makes: a set count, chosen without gc.get_objects()
+
+
+def garbage_count() -> int:
+    """How many lists to keep so that the automatic GC runs a full collection on 3.8-3.12.
+
+    A full collection starts once the objects promoted to the oldest generation since the
+    last one exceed a quarter of those that survived it; 30% of every object the GC tracks
+    now is past that. Trap: 3.13 collects the young generation every 2000 allocations, not
+    700 (gc.get_threshold()), so the same count may bring no full collection there: the
+    workers below also collect deliberately. Called in the parent: gc.get_objects() in a
+    forked worker would write every object's reference count itself. Lesson 04, section 3.
+    """
+    return int(len(gc.get_objects()) * 0.3) + 10_000
+
+
+def own_garbage_then_collect(count: int) -> tuple[int, bool]:
+    """Keep `count` new lists, drop them, then run a full collection if the GC is on.
+
+    Returns (automatic full collections while the lists were made, whether this process
+    ran gc.collect() itself). The automatic one depends on the version's thresholds; the
+    deliberate one runs on every version, as a long-lived worker's GC sooner or later does.
+    A worker whose GC is disabled (inherited gc.disable()) never collects on its own, so it
+    is left alone. Lesson 04, section 3.
+    """
+    full_before = gc.get_stats()[-1]["collections"]
+    own = [[] for _ in range(count)]
+    del own  # freed at once by reference counting: what stays private is the GC's doing
+    automatic = gc.get_stats()[-1]["collections"] - full_before
+    collect = gc.isenabled()
+    if collect:
+        gc.collect()  # a full collection: it walks every object the GC tracks
+    return automatic, collect
+
+
 @recorded
 def make_garbage(count: int, hold: float = 0.25) -> WorkerReport:
-    """A worker's own work that never touches `data`: keep `count` new lists, then drop them.
+    """Runs in each worker. Its own work, never touching `data`, then a full collection.
 
-    Enough surviving objects make the GC run its oldest generation (a full collection),
-    which walks every object it tracks, the inherited ones included, unless they are frozen.
+    See own_garbage_then_collect(): the collection walks every object the GC tracks, the
+    inherited ones included, unless the parent froze them (gc.freeze()).
     """
+    done = {}
 
     def job() -> None:
-        own = [[] for _ in range(count)]
-        del own  # freed at once by reference counting: what stays private is the GC's doing
+        done["automatic"], done["deliberate"] = own_garbage_then_collect(count)
 
-    return _work(job, hold)
+    report = _work(job, hold)
+    return replace(report, automatic_collections=done["automatic"])
+
+
+# -- lesson 04's learner cells: workers that read the notebook's own global ----------------
+
+
+def main_global(name: str):
+    """The main module's global `name`: the notebook's (or script's) own variable.
+
+    Under fork a worker sees the parent's __main__ as it was at the fork. Under spawn and
+    forkserver a notebook's globals do not exist in the worker (a script's are rebuilt by
+    running it again), so this says so instead of failing with a bare AttributeError.
+    """
+    import __main__
+
+    try:
+        return getattr(__main__, name)
+    except AttributeError:
+        raise RuntimeError(
+            f"this worker has no global {name!r}: it was not forked from the process that "
+            "built it (spawn and forkserver start fresh interpreters)"
+        ) from None
+
+
+def report_since(start: int | None, began: float, **more) -> WorkerReport:
+    """This worker's WorkerReport for a task that began at `began` with `start` private bytes."""
+    return WorkerReport(
+        pid=os.getpid(),
+        rebuilt=False,
+        private_start=start,
+        private_ready=start,
+        private_end=private_bytes(),
+        full_collections=more.pop("full_collections", 0),
+        seconds=time.perf_counter() - began,
+        **more,
+    )
+
+
+@recorded
+def read_every_item(name: str = "data", hold: float = 0.3) -> WorkerReport:
+    """Runs in each worker. Look at every item of the parent's global `name`, then hold.
+
+    `for item in data: pass` copies nothing on purpose: it only looks. Yet for a list of
+    distinct objects, handing out each item writes its reference count inside it, so the
+    pages it sits on are copied into this worker (copy-on-write). hold: seconds to stay
+    alive afterwards, holding what was copied, while the sampler looks. Reports the
+    worker's private memory (USS) before and after. Lesson 04, section 2.
+    """
+    data = main_global(name)
+    start, began = private_bytes(), time.perf_counter()
+    for _item in data:
+        pass
+    report = report_since(start, began)
+    time.sleep(hold)
+    return report
+
+
+@recorded
+def collect_garbage(hold: float = 0.3) -> WorkerReport:
+    """Runs in each worker. Make garbage of its own, run a full collection, then hold.
+
+    It never reads the parent's data, yet a full collection writes into the header of every
+    object the GC tracks, the inherited ones too, unless the parent called gc.freeze()
+    before forking. Reports the private memory before and after, and the full collections
+    (automatic, and the deliberate gc.collect()). Lesson 04, section 3.
+    """
+    start, began = private_bytes(), time.perf_counter()
+    automatic, deliberate = own_garbage_then_collect(OWN_GARBAGE)
+    report = report_since(
+        start,
+        began,
+        full_collections=automatic + deliberate,
+        automatic_collections=automatic,
+    )
+    time.sleep(hold)
+    return report
 
 
 # -- lesson 04's page-level view -----------------------------------------------------------
@@ -304,6 +420,6 @@ def read_watching_pages(steps: int = 4) -> list[tuple[float, int | None, object]
     if data is None or watched_pages is None:
         raise RuntimeError("no global data to watch: the parent sets data and watched_pages")
     seen = [(0.0, private_bytes(), exclusive_pages(watched_pages))]
-    for share in _read_in_parts(data, steps):
+    for share in read_in_parts(data, steps):
         seen.append((share, private_bytes(), exclusive_pages(watched_pages)))
     return seen

@@ -1,6 +1,6 @@
 """Published figures about the GIL, quoted with their sources beside this run's measurements.
 
-Introduced in 03_gil_contention.ipynb, section 7. Nothing here is measured: each Citation
+Introduced in 03_gil_contention.ipynb, section 8. Nothing here is measured: each Citation
 says what was published, by whom and where, and charts draw cited values hatched.
 """
 
@@ -10,7 +10,7 @@ import platform
 from dataclasses import dataclass
 
 from ...charts import close_if_inline, color, style
-from .reference import THREADS_EFFECT
+from .check import THREADS_EFFECT
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from ...results import Result
 from ...runner import DEFAULT_TIMEOUT
 from ...workloads.gil import Progress, block_steps, run_threads, stamped_spin, steps_for
 from ...workloads.gil import switch_interval as set_switch_interval
-from .threads import _positive
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,8 @@ def find_turns(progress: list[Progress]) -> list[Turn]:
     """Split the merged stamps of all threads into turns: maximal runs from one thread.
 
     A turn starts at the previous turn's last stamp (when the interpreter changed hands,
-    within one block) and ends at its own last stamp.
+    within one block) and ends at its own last stamp; times in perf_counter seconds.
+    Lesson 03, section 2 (and exercise 3, which asks the learner to write it).
     """
     stamps = sorted((t, i) for i, p in enumerate(progress) for t in p.stamps)
     if not stamps:
@@ -140,13 +140,14 @@ def handoff(
 
     `threads` threads of `seconds` of work each.
 
-    interval: the switch interval to run under (default: the current one, normally 5 ms).
+    interval: the switch interval to run under, in seconds (default: the current one,
+    normally 5 ms). Trap: the turns are cut from stamps every ~50 us, so a turn shorter than
+    a few blocks cannot be seen. Lesson 03, section 2.
     """
     require_workers(threads, what="threads")
-    _positive(seconds, "seconds")
-    interval = sys.getswitchinterval() if interval is None else _positive(interval, "interval")
     every = block_steps()
-    steps = steps_for(seconds, every)
+    steps = steps_for(seconds, every)  # ValueError unless seconds is a positive number
+    interval = sys.getswitchinterval() if interval is None else interval
     works = [
         functools.partial(stamped_spin, steps, every, label=f"thread {i + 1}")
         for i in range(threads)
@@ -195,9 +196,11 @@ def handoff(
         )
     elif 1.3 < ratio <= 3:
         result.findings.append(
-            "Turns ran longer than one interval: the waiting thread asks for the GIL only when "
-            "its timer wakes it, and the kernel may round that wake-up up to its next timer "
-            "tick (1 to 4 ms on Linux) or run it late on a busy machine."
+            "Turns ran longer than one interval. The waiter's timed wait itself is precise (on "
+            "Linux a condition variable timed on the monotonic clock, served by high-resolution "
+            "timers, not a 1-4 ms tick: section 4 measures it); what it adds is the time for the "
+            "holder to reach its next check between bytecodes and for the waiter to get a core, "
+            "which on a busy machine can be milliseconds."
         )
     else:
         result.findings.append(

@@ -20,8 +20,7 @@ from pathlib import Path
 from ...charts import close_if_inline, color, style
 from ...course import reference
 from ...machine import gil_enabled
-
-THREADS_EFFECT = "CPU-bound threads: speed-up of 2 threads over sequential"
+from .check import THREADS
 
 RECORD_COMMAND = (
     "PYTHON_GIL=0 python3.13t -m helpers check gil --json "
@@ -72,7 +71,8 @@ def load_references(
     return found
 
 
-def _measured(ref: reference.ReferenceFile, effect: str) -> float | None:
+def measured_in(ref: reference.ReferenceFile, effect: str) -> float | None:
+    """The figure a recorded check file gives for effect, or None if it has none."""
     return next((e.get("measured") for e in ref.effects if e.get("effect") == effect), None)
 
 
@@ -157,8 +157,15 @@ class FreeThreadingStatus:
         )
 
     def plot(self, ours=None):
-        """CPU-bound threads' speed-up: this run (if given) beside each free-threaded file."""
+        """CPU-bound threads' speed-up: this run (if given) beside each free-threaded file.
+
+        None where no free-threaded file is recorded: a chart with nothing to compare would
+        only look like a result (str(self) says what is missing and how to record it).
+        """
         import matplotlib.pyplot as plt
+
+        if not self.references:
+            return None
 
         labels, values, colours = [], [], []
         if ours is not None:
@@ -167,7 +174,7 @@ class FreeThreadingStatus:
             values.append(ours.speedup("threads"))
             colours.append(color(0))
         for i, ref in enumerate(self.references):
-            value = _measured(ref, THREADS_EFFECT)
+            value = measured_in(ref, THREADS.effect)
             if value is not None:
                 labels.append(f"recorded: {ref.path.name}\n({ref.label}, no GIL)")
                 values.append(value)
@@ -179,17 +186,6 @@ class FreeThreadingStatus:
                 ax.bar_label(bars, fmt="%.2fx", padding=2)
                 ax.set_xticks(range(len(values)), labels, fontsize=9)
                 ax.set_xlim(-0.8, max(len(values), 3) - 0.2)  # a lone bar stays bar-shaped
-            if not self.references:
-                ax.text(
-                    0.98,
-                    0.95,
-                    "no free-threaded reference recorded yet",
-                    ha="right",
-                    va="top",
-                    transform=ax.transAxes,
-                    fontsize=11,
-                    color=color(3),
-                )
             ax.axhline(1, color="grey", linestyle=":", label="no gain (1x)")
             ax.set_ylabel("speed-up of 2 threads (× sequential)")
             ax.set_ylim(0, max([2.2, *values]) * 1.15)

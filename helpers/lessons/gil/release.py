@@ -17,9 +17,11 @@ from ...charts import close_if_inline, color, style
 from ...machine import gil_enabled, require_size, require_workers
 from ...results import Result
 from ...runner import DEFAULT_TIMEOUT
+from ...timing import alternating
 from ...workloads.gil import KINDS, c_work, make_inputs, run_threads, unit_seconds
+from .check import SHA256
 
-SCALES = 1.4  # a speed-up on 2 threads above this counts as "scales" in the findings
+SCALES = SHA256.threshold  # a speed-up on 2 threads at least this "scales" (the check's rule)
 
 
 def _shares(units: int, threads: int) -> list[int]:
@@ -57,7 +59,8 @@ class GilReleaseResult(Result):
         shows steadily whether the threads ran at the same time.
         """
         return statistics.median(
-            c / w for c, w in zip(self.cpu[(kind, threads)], self.walls[(kind, threads)], strict=True)
+            c / w
+            for c, w in zip(self.cpu[(kind, threads)], self.walls[(kind, threads)], strict=True)
         )
 
     def scales(self, kind: str) -> bool:
@@ -115,7 +118,9 @@ def gil_release(
     Each kind of work, about `seconds` of it on one thread, runs on each thread count.
 
     kinds: any of "pure Python", "sha256", "zlib", "numpy". nbytes: the sha256 buffer size
-    (zlib gets a sixteenth of it, numpy a quarter: see make_inputs).
+    (zlib gets a sixteenth of it, numpy a quarter: see make_inputs). Speed-ups are medians
+    of per-round ratios (x); cores_busy() gives CPU seconds per wall second, which a CPU
+    slowed by other programs does not bias. Lesson 03, section 5.
     """
     kinds = tuple(kinds)
     unknown = [k for k in kinds if k not in KINDS]
@@ -131,19 +136,15 @@ def gil_release(
     }
     walls: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in counts}
     cpu: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in counts}
-    for repeat in range(repeats):
-        for i in range(len(kinds)):
-            kind = kinds[(i + repeat) % len(kinds)]
-            order = counts if (i + repeat) % 2 == 0 else counts[::-1]
-            for n in order:
-                works = [
-                    functools.partial(c_work, kind, share, inputs)
-                    for share in _shares(units[kind], n)
-                ]
-                start, cpu0 = time.perf_counter(), time.process_time()
-                run_threads(works, timeout=timeout, name=kind.replace(" ", "-"))
-                walls[(kind, n)].append(time.perf_counter() - start)
-                cpu[(kind, n)].append(time.process_time() - cpu0)
+    cells = [(kind, n) for kind in kinds for n in counts]
+    for kind, n in alternating(cells, repeats):  # a busy spell spreads over every cell
+        works = [
+            functools.partial(c_work, kind, share, inputs) for share in _shares(units[kind], n)
+        ]
+        start, cpu0 = time.perf_counter(), time.process_time()
+        run_threads(works, timeout=timeout, name=kind.replace(" ", "-"))
+        walls[(kind, n)].append(time.perf_counter() - start)
+        cpu[(kind, n)].append(time.process_time() - cpu0)
     result = GilReleaseResult(
         title="GIL-releasing C code against pure Python, split over threads",
         params={"kinds": kinds, "threads": counts, "seconds": seconds, "repeats": repeats},

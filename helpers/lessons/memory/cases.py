@@ -49,7 +49,9 @@ class Case:
 
     kind: see helpers.workloads.memory.KINDS. work: "read" every item, or "garbage" (the
     worker's own work, never touching the data). start_method: fork, spawn, forkserver, or
-    None for the course's. gc_mode: the parent's GC before the pool starts: "default",
+    None for the course's (forkserver and a script's globals are measured with a real
+    script in forkserver.py: what happens depends on the version). gc_mode: the parent's
+    GC before the pool starts: "default",
     "freeze" (gc.freeze()) or "disabled" (gc.disable()). pass_as: "global" or "argument".
     """
 
@@ -127,9 +129,20 @@ CASES: dict[str, Case] = {
             pass_as="argument",
         ),
         Case("spawn", "repeated", "[0] * n, spawn", start_method="spawn"),
-        Case("forkserver", "repeated", "[0] * n, forkserver", start_method="forkserver"),
     )
 }
+
+
+def sizing_note(size_mb: float, workers: int) -> str:
+    """One sentence saying how big the lesson's data is on this machine, and why."""
+    budget = memory_budget_bytes() / MiB
+    full = default_size_mb(workers, small=False)
+    text = f"Each case builds about {size_mb:g} MiB of data for {workers} workers"
+    if small_machine():
+        text += " (shrunk: this is a small machine, or HELPERS_SMALL is set)"
+    elif size_mb < full:
+        text += f" (shrunk from {full} MiB to fit)"
+    return text + f"; the memory budget here is {budget:.0f} MiB."
 
 
 def get_case(name: str | Case, **changes) -> Case:
@@ -186,16 +199,6 @@ def _gc_setting(mode: str) -> Iterator[None]:
             gc.enable()
 
 
-def _garbage_count() -> int:
-    """How many lists a worker must keep to set off a full collection in CPython 3.8-3.12.
-
-    A full collection starts once the objects promoted to the oldest generation since the
-    last one exceed a quarter of those that survived it; 30% of every object the GC tracks
-    now is safely past that.
-    """
-    return int(len(gc.get_objects()) * 0.3) + 10_000
-
-
 def run_case(
     case: str | Case = "repeated",
     *,
@@ -230,11 +233,11 @@ def run_case(
     with measure(interval=interval, memory_profiler=memory_profiler) as m:
         try:
             items = work.publish(spec)
-            data_bytes = work.footprint(items)
+            data_bytes = work.data_bytes(items)
             if case.watches_pages:
                 # before the fork: going through the list writes every item's count
                 work.watched_pages = pages.object_pages(items, size=sys.getsizeof(items[0]))
-            count = _garbage_count() if case.work == "garbage" else 0
+            count = work.garbage_count() if case.work == "garbage" else 0
             barrier = mp_context(method).Barrier(workers)
             global_spec = spec if case.pass_as == "global" else None
             with (

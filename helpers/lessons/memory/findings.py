@@ -41,8 +41,9 @@ MECHANISMS: dict[str, tuple[str, str]] = {
     "numpy": ("shared", "one buffer: reading it writes nothing but the array's header"),
     "gc-default": (
         "copied or partly copied",
-        "a full collection writes into a header in front of every object the GC tracks, "
-        "the inherited lists included, though the worker never read them",
+        "a full collection (gc.collect() in the worker, as its automatic GC sooner or later "
+        "runs one) writes into a header in front of every object the GC tracks, the "
+        "inherited lists included, though the worker never read them",
     ),
     "gc-freeze": (
         "shared",
@@ -62,10 +63,6 @@ MECHANISMS: dict[str, tuple[str, str]] = {
         "every task's argument is pickled, sent through a pipe and unpickled into new objects",
     ),
     "spawn": ("copied", "each worker is a fresh interpreter that builds the global again"),
-    "forkserver": (
-        "copied",
-        "workers fork from a clean server process, not from the parent, and build the global again",
-    ),
 }
 
 
@@ -158,13 +155,12 @@ def case_findings(cases: CasesResult) -> list[str]:
             f"gc.freeze() and then reading every small list: {_mib(r.median_worker_private)} "
             f"per worker{_pages(r)}."
         )
-    for n in ("spawn", "forkserver"):
-        if n in have:
-            r = cases[n]
-            found.append(
-                f"{n}: {r.rebuilt} of {r.workers} workers rebuilt the global; they held "
-                f"{r.copies:.2f} copies of it."
-            )
+    if "spawn" in have:
+        r = cases["spawn"]
+        found.append(
+            f"spawn: {r.rebuilt} of {r.workers} workers rebuilt the global; they held "
+            f"{r.copies:.2f} copies of it."
+        )
     if "arguments" in have:
         r = cases["arguments"]
         found.append(
@@ -218,7 +214,7 @@ def verdict(cases: CasesResult) -> Result:
         )
     # The post's set-up as code that does not choose a start method would run it here.
     course = start_method()
-    same = {"fork": "repeated", "spawn": "spawn", "forkserver": "forkserver"}.get(course)
+    same = {"fork": "repeated", "spawn": "spawn"}.get(course)
     by_case = {r["case"]: r for r in rows}
     if same in by_case:
         findings.append(

@@ -1,6 +1,6 @@
 """Lesson 04's page-level view: how many 4 KiB pages a forked worker's reads make private.
 
-Introduced in 04_memory_duplication.ipynb, section 4. The parent builds a list of distinct
+Introduced in 04_memory_duplication.ipynb, section 7. The parent builds a list of distinct
 ints and notes which pages the ints lie on; one forked worker reads the list a share at a
 time and, after each share, counts its private pages (smaps_rollup) and which of the ints'
 pages it now holds alone (pagemap). reference_counts() shows why: reading writes counts.
@@ -137,26 +137,27 @@ def page_view(size_mb: float = 16, steps: int = 4, timeout: float = 60.0) -> Pag
 def reference_counts(extra_references: int = 1000) -> Result:
     """Add references to a few objects and see whether their reference count (in them) changes.
 
-    On Python 3.12+ (PEP 683) None, True, False, small ints and the empty tuple are immortal:
-    their count never changes, so reading them writes nothing. Other objects' counts do.
+    PEP 683 (3.12+) made some objects immortal: their count never changes, so reading them
+    writes nothing and their pages stay shared. Immortal: None, True and False, small ints
+    (-5..256), the empty tuple, static types (int, list, ...) and interned strings (all of
+    them on 3.12; from 3.13 strings interned at run time by sys.intern() are mortal again).
+    A learner's own lists, big ints and floats stay mortal. Lesson 04, section 7.
     """
-    immortal_from_312 = {
-        "None": True,
-        "True": True,
-        "0 (a small int)": True,
-        "() (empty tuple)": True,
-    }
     big = int("1" * 7)  # built at run time, so it is not a shared constant
-    candidates = {
-        "None": None,
-        "True": True,
-        "0 (a small int)": 0,
-        "() (empty tuple)": (),
-        "1111111 (a big int)": big,
-        "a list": [1, 2, 3],
+    runtime = sys.intern("course_" + str(extra_references))  # interned now, at run time
+    candidates = {  # name -> (object, what PEP 683 says of it)
+        "None": (None, "immortal"),
+        "True": (True, "immortal"),
+        "0 (a small int)": (0, "immortal"),
+        "() (empty tuple)": ((), "immortal"),
+        "int (a static type)": (int, "immortal"),
+        "'abc' (a string literal, interned)": ("abc", "immortal"),
+        "sys.intern() at run time": (runtime, "immortal on 3.12; mortal from 3.13"),
+        "1111111 (a big int)": (big, "mortal"),
+        "a list": ([1, 2, 3], "mortal"),
     }
     rows = []
-    for name, obj in candidates.items():
+    for name, (obj, pep) in candidates.items():
         before = sys.getrefcount(obj)
         holders = [obj] * extra_references  # every slot is one more reference
         after = sys.getrefcount(obj)
@@ -164,16 +165,26 @@ def reference_counts(extra_references: int = 1000) -> Result:
         rows.append(
             {
                 "object": name,
-                "immortal from 3.12 (PEP 683)": immortal_from_312.get(name, False),
+                "PEP 683 (3.12+)": pep,
                 "count before": before,
                 f"after {extra_references} more references": after,
                 "count written?": after != before,
             }
         )
+    return Result(
+        title="Reference counts live inside the objects: who gets written?",
+        params={"extra_references": extra_references, "python": sys.version.split()[0]},
+        rows=rows,
+        findings=immortal_findings(rows),
+    )
+
+
+def immortal_findings(rows: list[dict]) -> list[str]:
+    """Which objects' counts this Python wrote, and which it left alone (immortal)."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     written = [r["object"] for r in rows if r["count written?"]]
     unchanged = [r["object"] for r in rows if not r["count written?"]]
-    findings = [
+    found = [
         f"This is Python {version}: "
         + (
             "immortal objects exist here (PEP 683)."
@@ -183,10 +194,5 @@ def reference_counts(extra_references: int = 1000) -> Result:
         f"Counts written when references were added: {', '.join(written) or 'none'}.",
     ]
     if unchanged:
-        findings.append(f"Counts never written (immortal): {', '.join(unchanged)}.")
-    return Result(
-        title="Reference counts live inside the objects: who gets written?",
-        params={"extra_references": extra_references, "python": version},
-        rows=rows,
-        findings=findings,
-    )
+        found.append(f"Counts never written (immortal): {', '.join(unchanged)}.")
+    return found

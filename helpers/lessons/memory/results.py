@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("repeated", "distinct", "bytes", "numpy"),
     "gc": ("gc-default", "gc-freeze", "gc-disabled", "freeze-read"),
-    "start": ("repeated", "arguments", "spawn", "forkserver"),
+    "start": ("repeated", "arguments", "spawn"),
 }
 
 
@@ -32,7 +32,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 class CaseResult(Result):
     """One case: its measurement, the data's size, and what each worker reported.
 
-    data_bytes: what the data's objects take (workloads.memory.footprint); nominal_bytes:
+    data_bytes: what the data's objects take (workloads.memory.data_bytes); nominal_bytes:
     the size asked for; items: how many items the data has.
     """
 
@@ -192,6 +192,16 @@ class CasesResult(Result):
             reference=self.workers,
             reference_label=f"{self.workers} copies: one per worker",
         )
+
+
+def side_by_side(*runs: CaseResult) -> CasesResult:
+    """Runs already made (the learner's own, say) as one CasesResult, to chart them together."""
+    return CasesResult(
+        title=", ".join(r.case.name for r in runs),
+        params={},
+        cases=list(runs),
+        workers=max(r.workers for r in runs),
+    )
 
 
 GROUP_TITLES = {

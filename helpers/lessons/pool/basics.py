@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 
 from ...machine import require_workers, start_methods
-from ...processes import helpers_env
+from ...processes import helpers_env, is_multiprocessing_helper
 from ...results import Result
 from ...runner import no_stray_processes, reap, wait
 from ...workloads import cpu
@@ -64,13 +64,21 @@ class GuardResult(Result):
 
 
 def _stop_tree(proc: psutil.Process) -> None:
-    """Freeze the script first, so it cannot start more children, then end it and them."""
+    """Freeze the script first, so it cannot start more children, then end it and them.
+
+    Its resource tracker is left to exit by itself: once every process that held its pipe
+    is gone, it unlinks the semaphores the stopped pools never released (/dev/shm/sem.mp-*).
+    Killing it too would leave them behind for good.
+    """
     try:
         proc.suspend()
         family = [proc, *proc.children(recursive=True)]
     except psutil.Error:
         family = [proc]
-    reap(family, grace=1.0)
+    trackers = [p for p in family if is_multiprocessing_helper(p)]
+    reap([p for p in family if p not in trackers], grace=1.0)
+    _, alive = psutil.wait_procs(trackers, timeout=5.0)
+    reap(alive, grace=1.0)
 
 
 def _run_script(path: Path, log: Path, timeout: float) -> tuple[str, float, str]:

@@ -9,6 +9,7 @@ per-message overhead, can be drawn.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 
@@ -16,12 +17,12 @@ from ...events import TaskEvent
 from ...machine import require_workers
 from ...results import Result
 from ...runner import progress, wait
+from ...timing import alternating
 from ...workloads import cpu
 from . import charts as pool_charts
 from .workers import (
     DEFAULT_TIMEOUT,
     map_seconds,
-    median,
     pool_default_chunksize,
     require_positive,
     started_pool,
@@ -49,7 +50,7 @@ class ChunksizeResult(Result):
 
     def median(self, chunksize: int) -> float:
         """Median seconds for all the tiny tasks at this chunksize."""
-        return median(self.seconds[chunksize])
+        return statistics.median(self.seconds[chunksize])
 
     @property
     def best_chunksize(self) -> int:
@@ -74,8 +75,9 @@ class ChunksizeResult(Result):
         return [later.start - earlier.end for earlier, later in self.consecutive(chunksize)]
 
     def median_gap(self, chunksize: int) -> float:
-        """Median seconds a worker spent between two tasks in the timeline run."""
-        return median(self.gaps(chunksize))
+        """Median seconds a worker spent between two tasks in the timeline run (NaN: none)."""
+        gaps = self.gaps(chunksize)
+        return statistics.median(gaps) if gaps else math.nan
 
     def paused_share(self, chunksize: int) -> float:
         """Share of the tasks' wall time in the timeline run when they had no core (0 to 1)."""
@@ -138,26 +140,63 @@ def chunksize_sweep(
     expected = repeats * tasks * _TINY_TASK_GUESS * 1.5
     with started_pool(workers, start_method=start_method, timeout=timeout) as started:
         pool = started.pool
-        steps = [(r, s) for r in range(repeats) for s in (sizes if r % 2 == 0 else sizes[::-1])]
-        for _, size in progress(steps, desc="chunksizes", expected_seconds=expected):
+        rounds = alternating(sizes, repeats)
+        for size in progress(rounds, total=repeats * len(sizes), desc="chunksizes", expected_seconds=expected):
             result.seconds[size].append(map_seconds(pool, cpu.increment, items, size, timeout))
         if timeline_tasks:
             require_workers(timeline_tasks, what="timeline_tasks")
             require_positive(timeline_task_seconds, "timeline_task_seconds")
-            _record_timelines(result, pool, timeline_tasks, timeline_task_seconds, timeout)
-    result.rows = [
+            record_timelines(result, pool, timeline_tasks, timeline_task_seconds, timeout)
+    result.rows = chunksize_rows(result)
+    result.findings = chunksize_findings(result)
+    return result
+
+
+def chunksize_result(
+    seconds: dict[int, float | list[float]],
+    *,
+    tasks: int,
+    workers: int,
+    timelines: dict[int, list[tuple[int, float, float, float]]] | None = None,
+) -> ChunksizeResult:
+    """Table, findings and charts for chunksize timings a notebook cell took itself.
+
+    seconds: chunksize -> seconds (or a list of runs) for all `tasks`; it must hold
+    chunksize 1. timelines: chunksize -> what pool.map(cpu.spin_timed, ...) returned.
+    Lesson 01, section 4.
+    """
+    if 1 not in seconds:
+        raise ValueError("seconds must hold chunksize 1, the baseline every finding compares with")
+    result = ChunksizeResult(
+        title=f"{tasks:,} tiny tasks on {workers} workers: time against chunksize",
+        params={"tasks": tasks, "workers": workers},
+        workers=workers,
+        tasks=tasks,
+        seconds={int(k): list(v) if isinstance(v, list) else [v] for k, v in sorted(seconds.items())},
+        default_chunksize=pool_default_chunksize(tasks, workers),
+    )
+    for size, done in (timelines or {}).items():
+        events = [TaskEvent("spin", pid, "MainThread", a, b, used) for pid, a, b, used in done]
+        result.timelines[size] = events
+        result.timeline_origins[size] = min(e.start for e in events)
+        result.timeline_walls[size] = max(e.end for e in events) - result.timeline_origins[size]
+    result.rows = chunksize_rows(result)
+    result.findings = chunksize_findings(result)
+    return result
+
+
+def chunksize_rows(result: ChunksizeResult) -> list[dict]:
+    return [
         {
             "chunksize": size,
-            "messages each way": math.ceil(tasks / size),
+            "messages each way": math.ceil(result.tasks / size),
             "median time (ms)": result.median(size) * 1000,
-            "per task (µs)": result.median(size) / tasks * 1e6,
+            "per task (µs)": result.median(size) / result.tasks * 1e6,
             "vs chunksize 1": result.median(1) / result.median(size),
             "note": _note(result, size),
         }
-        for size in sizes
+        for size in result.chunksizes
     ]
-    result.findings = _chunksize_findings(result)
-    return result
 
 
 def _note(result: ChunksizeResult, size: int) -> str:
@@ -169,7 +208,8 @@ def _note(result: ChunksizeResult, size: int) -> str:
     return ", ".join(notes)
 
 
-def _record_timelines(result: ChunksizeResult, pool, tasks: int, seconds: float, timeout) -> None:
+def record_timelines(result: ChunksizeResult, pool, tasks: int, seconds: float, timeout) -> None:
+    """Short tasks at chunksize 1 and at Pool.map's default; each task times itself."""
     steps = cpu.units_for(seconds)
     for size in (1, max(2, pool_default_chunksize(tasks, result.workers))):
         origin, parent_cpu = time.perf_counter(), time.process_time()
@@ -188,7 +228,7 @@ def _us(seconds: float) -> str:
     return f"{micro:.1f} µs" if micro < 10 else f"{micro:.0f} µs"
 
 
-def _chunksize_findings(r: ChunksizeResult) -> list[str]:
+def chunksize_findings(r: ChunksizeResult) -> list[str]:
     best, one = r.best_chunksize, r.median(1)
     findings = [
         f"{r.tasks:,} tiny tasks took {one * 1000:.0f} ms with chunksize 1 "
@@ -216,6 +256,8 @@ def _chunksize_findings(r: ChunksizeResult) -> list[str]:
             f"between two tasks with chunksize 1, and {_us(r.median_gap(big))} with "
             f"chunksize {big}, where most tasks follow another from the same message."
         )
+        if one_chunk not in r.timeline_parent_cpu:
+            return findings
         findings.append(
             f"This process spent {r.timeline_parent_cpu[one_chunk] * 1000:.1f} ms of CPU "
             f"sending the {len(r.timelines[one_chunk])} tasks and collecting their results "

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ...machine import mp_context, require_workers
 from ...results import Result
 from ...runner import no_stray_processes, wait
+from ...timing import alternating
 from ...workloads import cpu
 from . import charts as pool_charts
 from .workers import pool_default_chunksize, started_pool
@@ -137,12 +138,10 @@ def pool_vs_executor(
                 executor.map(cpu.spin, steps, timeout=timeout)
             ),
         }
-        for round_ in range(repeats):
-            order = list(variants) if round_ % 2 == 0 else list(variants)[::-1]
-            for key in order:
-                start = time.perf_counter()
-                variants[key]()
-                result.seconds.setdefault(key, []).append(time.perf_counter() - start)
+        for key in alternating(list(variants), repeats):
+            start = time.perf_counter()
+            variants[key]()
+            result.seconds.setdefault(key, []).append(time.perf_counter() - start)
     result.seconds = {key: result.seconds[key] for key in variants}  # teaching order
     result.rows = [
         {"workload": w, "variant": v, "median time (ms)": result.median(w, v) * 1000}

@@ -12,6 +12,7 @@ the real error from the dead worker's stderr, which a notebook never shows.
 
 from __future__ import annotations
 
+import gc
 import pickle
 import tempfile
 import time
@@ -181,6 +182,9 @@ def in_notebook_function(
                 }
             )
     result.findings = _pitfall_findings(result, name)
+    # A stopped pool's frames stay in a traceback cycle until the collector runs; under spawn
+    # and forkserver they hold named semaphores (/dev/shm), which must go before we return.
+    gc.collect()
     return result
 
 

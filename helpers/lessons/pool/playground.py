@@ -1,23 +1,19 @@
-"""Lesson 01's interactive explorer and its exercise checks.
+"""Lesson 01's interactive explorer: workers, chunksize and workload chosen with sliders.
 
-Introduced in 01_process_pool.ipynb (sections 9 and 10). Building the explorer runs
-nothing: work starts only when the learner presses Run. The checks print feedback and
-never raise on an unfinished answer, since CI runs the notebook with exercises unsolved.
+Introduced in 01_process_pool.ipynb (section 9). Building the explorer runs nothing: work
+starts only when the learner presses Run.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
-from ...course.feedback import feedback
 from ...events import TaskEvent
 from ...machine import require_workers, usable_cores
 from ...results import html_table
 from ...runner import wait
 from ...workloads import cpu
-from .chunks import chunksize_sweep
 from .workers import started_pool
 
 WORKLOADS = {
@@ -146,73 +142,3 @@ class Explorer:
 def explorer(start_method: str | None = None) -> Explorer:
     """The explorer widget; nothing runs until Run is pressed."""
     return Explorer(start_method=start_method)
-
-
-# -- exercise checks ------------------------------------------------------------------
-
-
-def check_collected_errors(values, errors, *, inputs=range(6), bad: int = 4) -> bool:
-    """Exercise 1: every good result in values, and the one failure (x == bad) in errors."""
-    values, errors = list(values or []), list(errors or [])
-    if not values and not errors:
-        print("➡️  values and errors are both empty: fill in the exercise cell, run it, then this.")
-        return False
-    good = sorted(x for x in inputs if x != bad)
-    ok_values = feedback(
-        sorted(values) == good,
-        f"values holds every good result: {sorted(values)}.",
-        f"values should hold {good} (in any order); it holds {sorted(values)}.",
-    )
-    failures = [e for e in errors if isinstance(e, ValueError) and f"task {bad}" in str(e)]
-    ok_errors = feedback(
-        len(errors) == 1 and len(failures) == 1,
-        f"errors holds the one failure: {errors[0]!r}." if errors else "",
-        f"errors should hold exactly one ValueError (task {bad}); it holds {errors!r}. "
-        "Did you pass error_callback=errors.append, or catch the error that .get() raises?",
-    )
-    return ok_values and ok_errors
-
-
-def check_chunksize_choice(
-    chunksize, *, tasks: int = 5000, workers: int = 2, at_least: float = 10.0
-) -> bool:
-    """Exercise 2: time chunksize 1 against the learner's choice, alternately, and say how it did."""
-    if chunksize == 1:
-        print("➡️  chunksize is still 1, the slow case: try bigger values, then run this again.")
-        return False
-    try:
-        r = chunksize_sweep(tasks, [chunksize], workers=workers, repeats=3, timeline_tasks=0)
-    except ValueError as exc:
-        print(f"❌ {exc}")
-        return False
-    gain = r.median(1) / r.median(chunksize)
-    messages = math.ceil(tasks / chunksize)
-    return feedback(
-        gain >= at_least,
-        f"chunksize {chunksize}: {gain:.0f}x faster than chunksize 1 ({messages} messages "
-        f"each way instead of {tasks}).",
-        f"chunksize {chunksize}: {gain:.1f}x faster than chunksize 1; aim for at least "
-        f"{at_least:g}x. {'Try a bigger one.' if messages > 100 else 'Try a smaller one.'}",
-    )
-
-
-def check_amdahl(speedup_8_workers, speedup_limit, *, serial_share: float = 0.2) -> bool:
-    """Exercise 3: Amdahl's law for a serial share, at 8 workers and with unlimited workers."""
-    s = serial_share
-    results = []
-    for name, answer, truth, hint in (
-        ("speedup_8_workers", speedup_8_workers, 1 / (s + (1 - s) / 8), "1 / (s + (1 - s) / n)"),
-        ("speedup_limit", speedup_limit, 1 / s, "what 1 / (s + (1 - s) / n) tends to"),
-    ):
-        if answer is None:
-            print(f"➡️  {name} is still None: fill in the cell above, run it, then this.")
-            results.append(False)
-            continue
-        results.append(
-            feedback(
-                abs(answer - truth) <= 0.02 * truth,
-                f"{name} = {answer:.3g}x: right.",
-                f"{name} = {answer:.3g}x is not it. Use {hint} with s = {s:g}.",
-            )
-        )
-    return all(results)

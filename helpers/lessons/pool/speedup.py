@@ -7,21 +7,25 @@ alike. A separate sampler process records per-core CPU use during the sweep.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from multiprocessing.pool import Pool
 
 from ...events import task
 from ...machine import require_workers
 from ...machine import usable_cores as machine_cores
 from ...probes import measure
 from ...results import Result
-from ...runner import progress
+from ...runner import progress, wait
+from ...timing import alternating
 from ...workloads import cpu
 from . import charts as pool_charts
-from .workers import DEFAULT_TIMEOUT, map_seconds, median, require_positive, started_pool
+from .workers import DEFAULT_TIMEOUT, require_positive, started_pool
 
 
 @dataclass
@@ -110,7 +114,7 @@ def _allowed_cores(count: int) -> list[int]:
 
 
 def _paired(baseline: list[float], other: list[float]) -> float:
-    return median([b / o for b, o in zip(baseline, other, strict=True)])
+    return statistics.median([b / o for b, o in zip(baseline, other, strict=True)])
 
 
 def worker_counts(cores: int | None = None) -> list[int]:
@@ -123,9 +127,25 @@ def worker_counts(cores: int | None = None) -> list[int]:
     return sorted(picks)
 
 
+def map_spin(pool: Pool, tasks: list[int], timeout: float = DEFAULT_TIMEOUT) -> None:
+    """The sweep's work by default: every task through pool.map, one task per message."""
+    wait(pool.map_async(cpu.spin, tasks, chunksize=1), timeout)
+
+
+def serial_then_map(pool: Pool, tasks: list[int], serial: int, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """The serial variant by default: `serial` tasks here, one after another, then the rest
+    through pool.map (same-sized pieces, so a step costs the same in both parts)."""
+    with task("serial part"):  # only this process can do it
+        for steps in tasks[:serial]:
+            cpu.count_steps(steps)
+    wait(pool.map_async(cpu.spin, tasks[serial:], chunksize=1), timeout)
+
+
 def speedup_sweep(
     workers: list[int] | None = None,
     *,
+    work: Callable[[Pool], object] | None = None,
+    work_with_serial_part: Callable[[Pool], object] | None = None,
     total_seconds: float = 0.8,
     serial_share: float | None = 0.25,
     repeats: int = 1,
@@ -133,11 +153,13 @@ def speedup_sweep(
     measure_cpu: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> SpeedupResult:
-    """The same CPU-bound work (total_seconds of one core, split into tasks) on each worker count.
+    """Time work(pool) on a pool of each size; with serial_share, also work_with_serial_part.
 
-    serial_share: also run a variant where that share of the work runs first in this process
-    (Amdahl's law), or None to skip it. measure_cpu: sample per-core CPU use during the sweep.
-    All pools start first; then each round runs every worker count (alternating order).
+    Lesson 01, section 5. work: a function of the pool that does the CPU-bound work (by
+    default map_spin over total_seconds of one core, split into tasks). serial_share: the
+    share of the work that runs in this process first (Amdahl's law), or None to skip that
+    variant. All pools start (and their workers are ready) before the clock starts; rounds
+    alternate the order of the sizes (helpers.timing). measure_cpu: sample per-core CPU use.
     """
     counts = sorted({require_workers(w) for w in (worker_counts() if workers is None else workers)})
     counts = sorted({1, *counts})  # one worker is the baseline of every speed-up
@@ -146,48 +168,36 @@ def speedup_sweep(
     if serial_share is not None and not 0 < serial_share < 1:
         raise ValueError(f"serial_share must be between 0 and 1 (or None), got {serial_share!r}")
     cores = machine_cores()
-    tasks = max(8 * cores, 2 * max(counts))
-    steps = cpu.units_for(total_seconds / tasks)
-    # The serial variant does the same work in the same pieces: `serial` of the tasks run
-    # here, one after another, before the rest go to the pool (same-sized pieces, so the
-    # loop's cost per step is the same in both parts).
-    serial = min(tasks - 1, max(1, round(serial_share * tasks))) if serial_share else 0
+    tasks = [cpu.units_for(total_seconds / max(8 * cores, 2 * max(counts)))] * max(8 * cores, 2 * max(counts))
+    if serial_share and work_with_serial_part is None:  # whole tasks: the share actually run
+        serial = min(len(tasks) - 1, max(1, round(serial_share * len(tasks))))
+        serial_share = serial / len(tasks)
+        work_with_serial_part = functools.partial(serial_then_map, tasks=tasks, serial=serial, timeout=timeout)
+    runs = {"all parallel": work or functools.partial(map_spin, tasks=tasks, timeout=timeout)}
     if serial_share:
-        serial_share = serial / tasks
+        runs[f"{serial_share:.0%} serial"] = work_with_serial_part
     result = SpeedupResult(
-        title=f"CPU-bound work ({total_seconds:g} s of one core) on 1 to {max(counts)} workers",
-        params={"total_seconds": total_seconds, "tasks": tasks, "repeats": repeats},
+        title=f"CPU-bound work on 1 to {max(counts)} workers",
+        params={"total_seconds": total_seconds, "repeats": repeats},
         workers=counts,
         usable_cores=cores,
-        tasks=tasks,
+        tasks=len(tasks),
         serial_share=serial_share,
         seconds={w: [] for w in counts},
         amdahl_seconds={w: [] for w in counts} if serial_share else {},
     )
-    variants = ["all parallel"] + ([f"{serial_share:.0%} serial"] if serial_share else [])
-    plan = [
-        (w, v)
-        for r in range(repeats)
-        for w in (counts if r % 2 == 0 else counts[::-1])
-        for v in variants
-    ]
-    expected = sum(total_seconds / min(w, cores) for w, _ in plan)
+    expected = repeats * len(runs) * sum(total_seconds / min(w, cores) for w in counts)
     with ExitStack() as stack:
         m = stack.enter_context(measure(interval=0.1)) if measure_cpu else None
-        pools = {w: stack.enter_context(started_pool(w, start_method=start_method)) for w in counts}
-        for w, variant in progress(plan, desc="workers", expected_seconds=expected):
-            pool = pools[w].pool
+        pools = {w: stack.enter_context(started_pool(w, start_method=start_method)).pool for w in counts}
+        plan = [(w, name) for w in alternating(counts, repeats) for name in runs]
+        for w, name in progress(plan, desc="workers", expected_seconds=expected):
             start = time.perf_counter()
-            if variant == "all parallel":
-                map_seconds(pool, cpu.spin, [steps] * tasks, 1, timeout)
-                result.seconds[w].append(time.perf_counter() - start)
-            else:
-                with task("serial part"):  # only this process can do it, one piece at a time
-                    for _ in range(serial):
-                        cpu.count_steps(steps)
-                map_seconds(pool, cpu.spin, [steps] * (tasks - serial), 1, timeout)
-                result.amdahl_seconds[w].append(time.perf_counter() - start)
-            result.spans.append((w, variant, start, time.perf_counter()))
+            runs[name](pools[w])
+            times = result.seconds if name == "all parallel" else result.amdahl_seconds
+            times[w].append(time.perf_counter() - start)
+            result.spans.append((w, name, start, time.perf_counter()))
+        del pools  # the pools end with the stack; no reference to them outlives it
     result.measurement = m
     result.rows = [_speedup_row(result, w) for w in counts]
     result.findings = _speedup_findings(result)
@@ -197,12 +207,12 @@ def speedup_sweep(
 def _speedup_row(r: SpeedupResult, w: int) -> dict:
     row = {
         "workers": w,
-        "median time (s)": median(r.seconds[w]),
+        "median time (s)": statistics.median(r.seconds[w]),
         "speed-up": r.speedup(w),
         "ideal here": float(min(w, r.usable_cores)),
     }
     if r.serial_share:
-        row[f"time with {r.serial_share:.0%} serial (s)"] = median(r.amdahl_seconds[w])
+        row[f"time with {r.serial_share:.0%} serial (s)"] = statistics.median(r.amdahl_seconds[w])
         row["its speed-up"] = r.amdahl_speedup(w)
         row["Amdahl predicts"] = r.amdahl_predicted(w)
     return row

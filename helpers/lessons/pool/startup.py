@@ -7,6 +7,8 @@ worker has run its initializer (started_pool()); the methods alternate round by 
 from __future__ import annotations
 
 import platform
+import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -17,7 +19,19 @@ from ...results import Result
 from ...runner import progress
 from ...workloads import cpu
 from . import charts as pool_charts
-from .workers import DEFAULT_TIMEOUT, map_seconds, median, started_pool
+from .workers import DEFAULT_TIMEOUT, map_seconds, started_pool
+
+
+def forkserver_sentence(version: tuple[int, ...] | None = None) -> str:
+    """What forkserver does with a script's main module on this Python, in one sentence.
+
+    The sentence and its version rule live once, in lesson 04's forkserver module, which
+    measures it (lesson 01, section 6 states it; lesson 04, section 5 measures it).
+    """
+    from ..memory.forkserver import version_sentence
+
+    here = tuple((version or sys.version_info)[:3])
+    return version_sentence(here) + " Lesson 04 measures what it costs in memory."
 
 
 @dataclass
@@ -39,7 +53,7 @@ class StartupResult(Result):
 
     def later(self, method: str) -> float:
         """Median start-up of the pools after the first one (the first may start a server)."""
-        return median(self.ready[method][1:] or self.ready[method])
+        return statistics.median(self.ready[method][1:] or self.ready[method])
 
     def plot(self):
         return pool_charts.startup_bars(self)
@@ -92,8 +106,8 @@ def startup_cost(
             "start method": m,
             "first pool: all ready (ms)": result.first(m) * 1000,
             "later pools: all ready, median (ms)": result.later(m) * 1000,
-            "first task round trip (ms)": median(result.round_trip[m]) * 1000,
-            "close + join (ms)": median(result.shutdown[m]) * 1000,
+            "first task round trip (ms)": statistics.median(result.round_trip[m]) * 1000,
+            "close + join (ms)": statistics.median(result.shutdown[m]) * 1000,
         }
         for m in chosen
     ]
@@ -146,4 +160,6 @@ def _startup_findings(r: StartupResult) -> list[str]:
         f"({platform.python_version()}, {platform.system()}) defaults to "
         f"{default_start_method()}, and the course uses {start_method()}."
     )
+    if "forkserver" in r.methods:
+        findings.append(forkserver_sentence())
     return findings

@@ -1,91 +1,106 @@
-"""Lesson 06, part two: the same CPU-bound tasks on a dask cluster and on a Pool.
+"""Lesson 06, section 3: the same CPU-bound tasks on a dask cluster and on a Pool.
 
 Introduced in 06_choosing_and_scaling_out.ipynb. A LocalCluster is a real dask cluster
 whose scheduler and worker processes all run on this machine, on loopback:
 
     this process                      scheduler (tcp://127.0.0.1:PORT)      worker processes
-    Client(address) -- tasks ------>  decides where each task runs  ----->  run spin(steps)
+    Client(cluster) -- tasks ------>  decides where each task runs  ----->  run spin(steps)
                     <-- results ----                                <-----
 
 The client only knows the scheduler's address, so the same code drives a real cluster
 when given that cluster's address. Both the cluster and the Pool stay up while their runs
 alternate, so the comparison sees the same machine; start-up is timed on its own. Tiny
 tasks then measure what each model costs per task, which is when a cluster does not pay.
-Nothing outlives the experiment: the client, the cluster, its processes and its ports
-are closed on success, error or interrupt.
+Nothing outlives the experiment: the client, the cluster, its processes, its ports and its
+scratch folder are gone on success, error or interrupt.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
+import shutil
 import statistics
+import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ...machine import require_workers, start_method, usable_cores
 from ...probes import measure
 from ...results import Result
-from ...runner import no_stray_processes, process_pool, wait
+from ...runner import is_sampler, no_stray_processes, process_pool, wait
+from ...timing import alternating, median_seconds
 from ...workloads import cpu
 
 TIMEOUT = 120.0  # seconds for any one batch; the lesson's batches take well under one
-LOOPBACK = "127.0.0.1"
+# LocalCluster's keywords that keep the course's clusters private to this machine: scheduler,
+# workers and dashboards listen on loopback only, on ports the OS picks (no clash with another
+# course on the machine), and dask's start-up chatter stays out of the notebook.
+ON_LOOPBACK = {
+    "host": "127.0.0.1",
+    "scheduler_port": 0,
+    "dashboard_address": "127.0.0.1:0",
+    "worker_dashboard_address": "127.0.0.1:0",
+    "silence_logs": logging.ERROR,
+}
+SCRATCH_PREFIX = "helpers-dask-"
 # The tiny task: a builtin that does almost nothing, so what is timed is the machinery
 # around it. (cpu.square is recorded as a task event, which would add its own cost.)
 TINY = abs
 
 
 @contextmanager
-def local_cluster(workers: int, *, timeout: float = 60.0) -> Iterator[tuple[object, object]]:
-    """Start a LocalCluster of `workers` single-threaded processes on loopback; yield (cluster, client).
+def scratch_space() -> Iterator[str]:
+    """A fresh folder for dask's scratch files while the block runs; yields its path.
 
-    Scheduler, workers and dashboard listen on 127.0.0.1 only, on ports the OS picks (no
-    fixed port to clash with another course running on the machine). The client connects
-    by the scheduler's address, exactly as it would to a remote cluster. On leaving the
-    block the client and the cluster are closed, and any process left over is ended.
+    Trap: by default every dask scheduler and worker writes `dask-scratch-space` into the
+    system temp folder and leaves it there. Inside this block dask's `temporary-directory`
+    is this folder (workers started in the block inherit it); leaving the block removes it,
+    and so does the interpreter's exit if the block never ends (a kernel shut down mid-cell).
+    Lesson 06, section 3.
+    """
+    import dask
+
+    folder = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+    remove = functools.partial(shutil.rmtree, folder, ignore_errors=True)
+    atexit.register(remove)
+    try:
+        with dask.config.set({"temporary-directory": folder}):
+            yield folder
+    finally:
+        remove()
+        atexit.unregister(remove)
+
+
+@contextmanager
+def local_cluster(workers: int, *, timeout: float = 60.0) -> Iterator[tuple[object, object]]:
+    """A LocalCluster of `workers` single-threaded processes on loopback; yields (cluster, client).
+
+    What the notebook writes in view, with its scratch folder and an end to any process left
+    over: leaving the block closes the client, then the cluster, then removes the folder.
     """
     require_workers(workers)
     from distributed import Client, LocalCluster
 
-    with no_stray_processes(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dask's start-up chatter, e.g. "bokeh is not installed"
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,  # one task per process at a time, like a Pool worker
-            processes=True,
-            host=LOOPBACK,
-            scheduler_port=0,
-            dashboard_address=f"{LOOPBACK}:0",
-            worker_dashboard_address=f"{LOOPBACK}:0",
-            silence_logs=logging.ERROR,
-        )
-        try:
-            client = Client(cluster.scheduler_address, timeout=f"{timeout:.0f}s")
-            try:
-                yield cluster, client
-            finally:
-                client.close()
-        finally:
-            cluster.close()
+    with (
+        scratch_space(),
+        no_stray_processes(),
+        LocalCluster(n_workers=workers, threads_per_worker=1, **ON_LOOPBACK) as cluster,
+        Client(cluster, timeout=f"{timeout:.0f}s") as client,
+    ):
+        yield cluster, client
 
 
-def _dask_map(client, func, items: list, timeout: float) -> list:
-    from distributed import wait as dask_wait
+def gathered(client, futures: list, timeout: float = TIMEOUT) -> list:
+    """client.gather(futures), giving up after `timeout` seconds (gather alone waits forever)."""
+    from distributed import wait as wait_for
 
-    futures = client.map(func, items, pure=False)  # pure=False: equal inputs still run again
-    try:
-        dask_wait(futures, timeout=timeout)
-        return client.gather(futures)
-    finally:
-        for f in futures:
-            f.release()
-
-
-def _pool_map(pool, func, items: list, timeout: float, chunksize: int | None = 1) -> list:
-    return wait(pool.map_async(func, items, chunksize=chunksize), timeout)
+    wait_for(futures, timeout=timeout)
+    return client.gather(futures)
 
 
 @dataclass
@@ -112,11 +127,10 @@ class ClusterResult(Result):
     startup: dict[str, float] = field(default_factory=dict)  # side -> seconds
     close_seconds: float = 0.0
     batches: list[BatchRun] = field(default_factory=list)
-    per_task: dict[str, list[float]] = field(default_factory=dict)  # way -> seconds per tiny task
+    per_task: dict[str, float] = field(default_factory=dict)  # way -> median s per tiny task
     tiny_tasks: int = 0
     scheduler_address: str = ""
     dashboard_link: str = ""
-    dashboard_served: bool = False
     second_client_answer: int | None = None
     dask_start_method: str = ""
     left_behind: Leftovers | None = None
@@ -135,7 +149,7 @@ class ClusterResult(Result):
 
     def overhead(self, way: str) -> float:
         """Median seconds per tiny task, minus the task's own time in this process."""
-        return statistics.median(self.per_task[way]) - statistics.median(self.per_task["in this process"])
+        return self.per_task[way] - self.per_task["in this process"]
 
     def break_even(self, way: str, share: float = 0.1) -> float:
         """Task length (s) at which the per-task overhead is `share` of the task's own time."""
@@ -146,80 +160,24 @@ class ClusterResult(Result):
 
     def plot_compare(self):
         """Left: start-up and compute time per side. Right: the timeline of the last round."""
-        import matplotlib.pyplot as plt
+        from .charts import cluster_compare
 
-        from ...charts import color, style, timeline
-
-        with style():
-            fig, (left, right) = plt.subplots(
-                1, 2, figsize=(13, 4.5), layout="constrained", width_ratios=[1, 1.6]
-            )
-            sides = ["pool", "dask"]
-            names = [f"Pool({self.workers})", f"LocalCluster({self.workers})"]
-            starts = [self.startup[s] for s in sides]
-            computes = [self.batch_wall(s) for s in sides]
-            left.bar(names, starts, color=color(5), label="start-up")
-            drawn = left.bar(names, computes, bottom=starts, color=color(0), label="the batch")
-            left.bar_label(drawn, labels=[f"{s + c:.2f} s" for s, c in zip(starts, computes, strict=True)])
-            left.axhline(self.serial_estimate, color="black", linestyle="--", label="one core, no pool")
-            left.set_ylabel("seconds")
-            left.set_title(f"{self.tasks} tasks of {self.task_seconds:g} s each")
-            left.legend(loc="upper left", fontsize=9)
-            left.grid(axis="x", visible=False)
-            last = self.batches[-2:]
-            t0 = min(b.start for b in last)
-            events = [
-                e for e in (self.measurement.tasks if self.measurement else [])
-                if any(b.start <= e.start and e.end <= b.end for b in last)
-            ]
-            timeline(events, origin=t0, ax=right, title="Last round: which process ran which task")
-            side_of = {
-                e.pid: ("dask" if b.side == "dask" else "Pool")
-                for e in events for b in last if b.start <= e.start and e.end <= b.end
-            }
-            lanes = sorted({(e.pid, e.thread) for e in events})
-            right.set_yticks(range(len(lanes)), [f"{side_of[pid]} worker\npid {pid}" for pid, _ in lanes])
-            for b in last:
-                right.axvspan(b.start - t0, b.end - t0, alpha=0.08,
-                              color=color(1 if b.side == "dask" else 2))
-            plt.close(fig)
-            return fig
+        return cluster_compare(self)
 
     def plot_overheads(self):
-        """Seconds per tiny task, each way, on a log scale, in microseconds."""
-        import matplotlib.pyplot as plt
+        """Seconds per tiny task, each way, on a log scale."""
+        from .charts import cluster_overheads
 
-        from ...charts import color, style
-
-        with style():
-            fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
-            ways = list(self.per_task)
-            micro = [statistics.median(self.per_task[w]) * 1e6 for w in ways]
-            drawn = ax.barh(ways, micro, color=[color(i) for i in range(len(ways))])
-            ax.bar_label(drawn, labels=[_human_seconds(v / 1e6) for v in micro], padding=3)
-            ax.set_xscale("log")
-            ax.invert_yaxis()
-            ax.set_xlabel("time per tiny task (µs, log scale)")
-            ax.set_title(f"What one task costs: {self.tiny_tasks} tiny tasks, {self.workers} workers")
-            ax.grid(axis="y", visible=False)
-            ax.set_xlim(right=max(micro) * 8)
-            plt.close(fig)
-            return fig
+        return cluster_overheads(self)
 
 
-def _human_seconds(seconds: float) -> str:
+def human_seconds(seconds: float) -> str:
+    """'1.23 s', '4.56 ms' or '7.8 µs': a duration in the unit that reads best."""
     if seconds >= 1:
         return f"{seconds:.2f} s"
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds * 1e6:.1f} µs"
-
-
-def _dashboard_served(link: str) -> bool:
-    """Whether the dashboard answers with its pages (it needs the bokeh package)."""
-    import importlib.util
-
-    return bool(link) and importlib.util.find_spec("bokeh") is not None
 
 
 def cluster_vs_pool(
@@ -228,16 +186,15 @@ def cluster_vs_pool(
     workers: int | None = None,
     tiny_tasks: int = 200,
     repeats: int = 3,
-    hold: float = 0.0,
     timeout: float = TIMEOUT,
     show_link: bool = True,
 ) -> ClusterResult:
     """Run `tasks` CPU-bound tasks of task_seconds on a LocalCluster and on a Pool, alternately.
 
     workers: processes on each side (default: the usable cores). tiny_tasks: how many
-    near-empty tasks measure each model's cost per task. hold: seconds to keep the cluster
-    up at the end, to look at its dashboard. show_link: print the dashboard's link as soon
-    as the cluster is up (it lives only while the experiment runs).
+    near-empty tasks measure each model's cost per task. show_link: print the dashboard's
+    link as soon as the cluster is up (it lives only while the experiment runs).
+    Lesson 06, section 3.
     """
     workers = usable_cores() if workers is None else require_workers(workers)
     require_workers(tasks, what="tasks")
@@ -245,13 +202,11 @@ def cluster_vs_pool(
     require_workers(repeats, what="repeats")
     if not 0 < task_seconds <= 10:
         raise ValueError(f"task_seconds must be above 0 and at most 10, got {task_seconds!r}")
-    if not 0 <= hold <= 600:
-        raise ValueError(f"hold must be from 0 to 600 seconds, got {hold!r}")
     import dask
     import distributed  # noqa: F401 (loads the distributed.* settings into dask.config)
 
     steps = cpu.units_for(task_seconds)
-    one_task = statistics.median(_timed(cpu.spin, steps) for _ in range(2))
+    one_task = median_seconds({"one task": lambda: cpu.count_steps(steps)}, 2)["one task"]
     result = ClusterResult(
         title=f"{tasks} CPU-bound tasks on a local dask cluster and on a Pool, {workers} "
         f"worker{'s' if workers != 1 else ''} each",
@@ -262,65 +217,46 @@ def cluster_vs_pool(
         dask_start_method=dask.config.get("distributed.worker.multiprocessing-method"),
     )
     before = leftovers()
-    t0 = time.perf_counter()
-    with local_cluster(workers) as (cluster, client):
-        _dask_map(client, cpu.square, list(range(workers)), timeout)  # workers import helpers
-        result.startup["dask"] = time.perf_counter() - t0
-        result.scheduler_address = cluster.scheduler_address
-        result.dashboard_link = client.dashboard_link or ""
-        result.dashboard_served = _dashboard_served(result.dashboard_link)
-        if show_link:
-            print(f"Cluster up: scheduler {result.scheduler_address}, dashboard {result.dashboard_link}")
-        t0 = time.perf_counter()
-        with process_pool(workers) as pool:
-            _pool_map(pool, cpu.square, list(range(workers)), timeout)
-            result.startup["pool"] = time.perf_counter() - t0
-            _batches(result, client, pool, steps, timeout)
-            _tiny(result, client, pool, timeout)
-        result.second_client_answer = _second_client(cluster.scheduler_address, timeout)
-        if hold:
-            time.sleep(hold)
-        closing = time.perf_counter()
-    result.close_seconds = time.perf_counter() - closing
+    _run_both(result, [steps] * tasks, timeout, show_link)
     result.left_behind = leftovers() - before
     _describe(result)
     return result
 
 
-def _timed(func, *args) -> float:
-    start = time.perf_counter()
-    func(*args)
-    return time.perf_counter() - start
-
-
-def _batches(result: ClusterResult, client, pool, steps: int, timeout: float) -> None:
-    items = [steps] * result.tasks
-    with measure(interval=0.05) as m:
-        for round_ in range(result.params["repeats"]):
-            for side in ("dask", "pool") if round_ % 2 == 0 else ("pool", "dask"):
-                start = time.perf_counter()
-                if side == "dask":
-                    _dask_map(client, cpu.spin, items, timeout)
-                else:
-                    _pool_map(pool, cpu.spin, items, timeout)
-                result.batches.append(BatchRun(side, start, time.perf_counter()))
-    result.measurement = m
-
-
-def _tiny(result: ClusterResult, client, pool, timeout: float) -> None:
-    n = result.tiny_tasks
-    items = list(range(n))
-    ways = {
-        "in this process": lambda: [TINY(x) for x in items],
-        "Pool.map, chunksize=1": lambda: _pool_map(pool, TINY, items, timeout, 1),
-        "Pool.map, default chunks": lambda: _pool_map(pool, TINY, items, timeout, None),
-        "dask Client.map": lambda: _dask_map(client, TINY, items, timeout),
-    }
-    result.per_task = {way: [] for way in ways}
-    for round_ in range(result.params["repeats"]):
-        order = list(ways) if round_ % 2 == 0 else list(ways)[::-1]
-        for way in order:
-            result.per_task[way].append(_timed(ways[way]) / n)
+def _run_both(result: ClusterResult, jobs: list[int], timeout: float, show_link: bool) -> None:
+    """Start the cluster, then the Pool; run the batches and the tiny tasks on both, in turns."""
+    repeats, workers, tiny = result.params["repeats"], result.workers, list(range(result.tiny_tasks))
+    t0 = time.perf_counter()
+    with local_cluster(workers) as (cluster, client):
+        gathered(client, client.map(cpu.square, range(workers), pure=False), timeout)  # all up
+        result.startup["dask"] = time.perf_counter() - t0
+        result.scheduler_address, result.dashboard_link = cluster.scheduler_address, client.dashboard_link
+        if show_link:
+            print(f"Cluster up: scheduler {result.scheduler_address}, dashboard {result.dashboard_link}")
+        t0 = time.perf_counter()
+        with process_pool(workers) as pool:
+            pool.map(cpu.square, range(workers))
+            result.startup["pool"] = time.perf_counter() - t0
+            batch = {  # pure=False: equal inputs still run again
+                "dask": lambda: gathered(client, client.map(cpu.spin, jobs, pure=False), timeout),
+                "pool": lambda: wait(pool.map_async(cpu.spin, jobs, chunksize=1), timeout),
+            }
+            with measure(interval=0.05) as m:
+                for side in alternating(batch, repeats):
+                    start = time.perf_counter()
+                    batch[side]()
+                    result.batches.append(BatchRun(side, start, time.perf_counter()))
+            result.measurement = m
+            ways = {
+                "in this process": lambda: [TINY(x) for x in tiny],
+                "Pool.map, chunksize=1": lambda: wait(pool.map_async(TINY, tiny, chunksize=1), timeout),
+                "Pool.map, default chunks": lambda: wait(pool.map_async(TINY, tiny), timeout),
+                "dask Client.map": lambda: gathered(client, client.map(TINY, tiny, pure=False), timeout),
+            }
+            result.per_task = {w: s / len(tiny) for w, s in median_seconds(ways, repeats).items()}
+        result.second_client_answer = _second_client(cluster.scheduler_address, timeout)
+        closing = time.perf_counter()
+    result.close_seconds = time.perf_counter() - closing
 
 
 def _second_client(address: str, timeout: float) -> int:
@@ -338,7 +274,7 @@ def _describe(r: ClusterResult) -> None:
             "start-up (s)": r.startup[side],
             "median batch (s)": r.batch_wall(side),
             "speed-up vs one core": r.speedup(side),
-            "per tiny task (ms)": statistics.median(r.per_task[way]) * 1e3,
+            "per tiny task (ms)": r.per_task[way] * 1e3,
         }
         for side, name, way in (
             ("pool", f"Pool({r.workers}), {start_method()}", "Pool.map, chunksize=1"),
@@ -355,11 +291,11 @@ def _describe(r: ClusterResult) -> None:
         "startup": f"Starting took {r.startup['pool']:.2f} s for the Pool and "
         f"{r.startup['dask']:.2f} s for the cluster; closing the cluster took "
         f"{r.close_seconds:.2f} s.",
-        "overhead": f"Each tiny task cost about {_human_seconds(dask_overhead)} on the cluster "
-        f"and {_human_seconds(pool_overhead)} on the Pool (chunksize=1), beyond the task itself: "
+        "overhead": f"Each tiny task cost about {human_seconds(dask_overhead)} on the cluster "
+        f"and {human_seconds(pool_overhead)} on the Pool (chunksize=1), beyond the task itself: "
         "for that overhead to stay under 10% a task should run at least "
-        f"{_human_seconds(r.break_even('dask Client.map'))} on the cluster, "
-        f"{_human_seconds(r.break_even('Pool.map, chunksize=1'))} on the Pool.",
+        f"{human_seconds(r.break_even('dask Client.map'))} on the cluster, "
+        f"{human_seconds(r.break_even('Pool.map, chunksize=1'))} on the Pool.",
         "address": f"A second client that knew only the address {r.scheduler_address} ran a "
         f"task there and got {r.second_client_answer}: for a real cluster, only this address "
         "changes.",
@@ -375,36 +311,39 @@ def _describe(r: ClusterResult) -> None:
 
 @dataclass(frozen=True)
 class Leftovers:
-    """What an experiment left behind in this process tree: processes and listening ports."""
+    """What an experiment left behind in this process tree: processes, listening ports, and
+    dask scratch folders in the system temp folder."""
 
     processes: list[str]
     listening: list[str]
+    folders: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.processes or self.listening)
+        return bool(self.processes or self.listening or self.folders)
 
     def __sub__(self, before: Leftovers) -> Leftovers:
         """What is new since `before` (a kernel's own ports, say, are not the experiment's)."""
         return Leftovers(
             [p for p in self.processes if p not in before.processes],
             [p for p in self.listening if p not in before.listening],
+            [f for f in self.folders if f not in before.folders],
         )
 
     def __str__(self) -> str:
         if not self:
-            return "Nothing left: no new child process, no new listening port."
-        return "Left behind: " + "; ".join(self.processes + self.listening)
+            return "Nothing left: no new child process, no new listening port, no scratch folder."
+        return "Left behind: " + "; ".join(self.processes + self.listening + self.folders)
 
 
 def leftovers() -> Leftovers:
-    """Child processes (besides multiprocessing's own helpers) and listening sockets of this tree.
+    """Child processes (besides multiprocessing's own helpers), listening sockets of this tree,
+    and the course's dask scratch folders in the system temp folder.
 
-    Shown in 06 after the cluster closes: a cluster that stopped cleanly leaves neither.
+    Shown in 06 after the cluster closes: a cluster that stopped cleanly leaves none of them.
     """
     import psutil
 
     from ...processes import is_multiprocessing_helper
-    from ...runner import is_sampler
 
     me = psutil.Process()
     tree = [me]
@@ -428,4 +367,5 @@ def leftovers() -> Leftovers:
             for c in connections
             if c.status == psutil.CONN_LISTEN
         ]
-    return Leftovers(processes, listening)
+    scratch = sorted(Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"))
+    return Leftovers(processes, listening, [f"folder {p}" for p in scratch])

@@ -48,12 +48,12 @@ class Shared(ABC):
         self._closed = False
         self._freed = False
 
-    # -- what each strategy implements ----------------------------------------------------
+    # -- what each strategy implements (hooks: create(), close() and destroy() call them) --
 
     @classmethod
     @abstractmethod
-    def _create(cls, n: int, context) -> Shared:
-        """Allocate room for n items (owner side). Must not fill it: create() does."""
+    def allocate(cls, n: int, context) -> Shared:
+        """Allocate room for n items (owner side). Must not fill it: create() does; call create()."""
 
     @abstractmethod
     def handle(self) -> Any:
@@ -73,7 +73,7 @@ class Shared(ABC):
         """Write item i (one operation)."""
 
     @abstractmethod
-    def _put(self, start: int, values: np.ndarray) -> None:
+    def put(self, start: int, values: np.ndarray) -> None:
         """Write values (int64) into items start, start+1, ... the fastest way it can."""
 
     def total(self) -> int:
@@ -84,11 +84,11 @@ class Shared(ABC):
         """All items, copied into this process as an int64 array."""
         return np.array(self.get_many(range(self.n)), dtype=np.int64)
 
-    def _release(self) -> None:  # noqa: B027 (an optional hook: some strategies hold nothing)
+    def release(self) -> None:  # noqa: B027 (an optional hook: some strategies hold nothing)
         """Drop this process's view of the data (both sides)."""
 
-    def _free(self) -> None:  # noqa: B027 (an optional hook: some data dies with the processes)
-        """Free the data for good (owner side, after _release)."""
+    def free(self) -> None:  # noqa: B027 (an optional hook: some data dies with the processes)
+        """Free the data for good (owner side, after release())."""
 
     @classmethod
     def unavailable(cls) -> str:
@@ -109,12 +109,12 @@ class Shared(ABC):
         reason = cls.unavailable()
         if reason:
             raise RuntimeError(f"strategy {cls.name!r} cannot run here: {reason}")
-        store = cls._create(n, context if context is not None else mp_context())
+        store = cls.allocate(n, context if context is not None else mp_context())
         try:
             # in chunks: a full np.arange(n) here would be one more copy of the data
             for start in range(0, n, cls.fill_chunk):
                 stop = min(n, start + cls.fill_chunk)
-                store._put(start, np.arange(start, stop, dtype=np.int64))
+                store.put(start, np.arange(start, stop, dtype=np.int64))
         except BaseException:
             store.destroy()
             raise
@@ -148,11 +148,16 @@ class Shared(ABC):
         with lock:
             self.increment(i)
 
+    @property
+    def freed(self) -> bool:
+        """Whether destroy() has freed the data (owner side)."""
+        return self._freed
+
     def close(self) -> None:
         """Detach this process from the data (workers); the owner should call destroy()."""
         if not self._closed:
             self._closed = True
-            self._release()
+            self.release()
 
     def destroy(self) -> None:
         """Free the data for every process (owner only); calling it twice is harmless."""
@@ -163,7 +168,7 @@ class Shared(ABC):
         finally:  # free even if closing failed (an array still using the buffer, say)
             if not self._freed:
                 self._freed = True
-                self._free()
+                self.free()
 
     def __enter__(self) -> Shared:
         return self

@@ -18,13 +18,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from multiprocessing import shared_memory
 from pathlib import Path
 
 import psutil
 
 from ...processes import helpers_env
+from ...results import Result
 from ...servers.redis import folders_of, servers_of
+from . import charts
 from .local import memmap_folders_of, segment_name, segments_of
 
 TIMEOUT = 60.0  # seconds for one scenario's processes
@@ -304,6 +307,24 @@ def scenarios(method: str | None = None) -> list[dict]:
         _close_with_an_array("frombuffer"),
         _close_with_an_array("ndarray"),
     ]
+
+
+@dataclass
+class LifeCycleResult(Result):
+    """What happened to a shared-memory segment in each scenario."""
+
+    def plot(self):
+        return charts.message(self.title, "This experiment is a table: it has no chart.")
+
+
+def shm_life_cycle() -> LifeCycleResult:
+    """Run each life-cycle scenario (in fresh processes) and say what was left. Lesson 05, section 5."""
+    rows = scenarios()
+    result = LifeCycleResult(
+        title="A shared-memory segment's life: who closes, who unlinks", params={}, rows=rows
+    )
+    result.findings = [f"{r['scenario']}: {r['outcome']}" for r in rows]
+    return result
 
 
 # -- what is left behind ----------------------------------------------------------------------

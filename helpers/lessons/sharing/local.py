@@ -48,7 +48,7 @@ class ForkInherited(Shared):
         return "" if "fork" in start_methods() else "it needs the fork start method"
 
     @classmethod
-    def _create(cls, n, context):
+    def allocate(cls, n, context):
         token = secrets.token_hex(4)
         _inherited[token] = np.empty(n, dtype=np.int64)
         return cls(n, token, _inherited[token], owner=True)
@@ -73,7 +73,7 @@ class ForkInherited(Shared):
     def set(self, i, value):
         self.data[i] = value  # copy-on-write: the first write to a page copies it, privately
 
-    def _put(self, start, values):
+    def put(self, start, values):
         self.data[start : start + len(values)] = values
 
     def total(self):
@@ -82,10 +82,10 @@ class ForkInherited(Shared):
     def snapshot(self):
         return self.data.copy()
 
-    def _release(self):
+    def release(self):
         self.data = None
 
-    def _free(self):
+    def free(self):
         _inherited.pop(self.token, None)
 
     @classmethod
@@ -107,7 +107,7 @@ class SharedValue(Shared):
         self.value = value
 
     @classmethod
-    def _create(cls, n, context):
+    def allocate(cls, n, context):
         if n != 1:
             raise ValueError(f"a Value holds exactly 1 item, not {n}: use 'array' or 'rawarray'")
         return cls(context.Value("q", 0, lock=True), owner=True)
@@ -129,7 +129,7 @@ class SharedValue(Shared):
         with self.value.get_lock():  # one lock around the read AND the write
             self.value.value += 1
 
-    def _put(self, start, values):
+    def put(self, start, values):
         self.value.value = int(values[0])
 
 
@@ -147,7 +147,7 @@ class SharedArray(Shared):
         self.array = array
 
     @classmethod
-    def _create(cls, n, context):
+    def allocate(cls, n, context):
         return cls(n, context.Array("q", n, lock=True), owner=True)
 
     def handle(self):
@@ -171,7 +171,7 @@ class SharedArray(Shared):
     def _numpy(self) -> np.ndarray:
         return np.frombuffer(self.array.get_obj(), dtype=np.int64)
 
-    def _put(self, start, values):
+    def put(self, start, values):
         with self.array.get_lock():
             self._numpy()[start : start + len(values)] = values
 
@@ -183,7 +183,7 @@ class SharedArray(Shared):
         with self.array.get_lock():
             return self._numpy().copy()
 
-    def _release(self):
+    def release(self):
         self.array = None
 
 
@@ -194,7 +194,7 @@ class RawArray(SharedArray):
     protected_by = "a multiprocessing.Lock around get and set"
 
     @classmethod
-    def _create(cls, n, context):
+    def allocate(cls, n, context):
         return cls(n, context.RawArray("q", n), owner=True)
 
     def increment_safely(self, i, lock):
@@ -204,7 +204,7 @@ class RawArray(SharedArray):
     def _numpy(self):
         return np.frombuffer(self.array, dtype=np.int64)
 
-    def _put(self, start, values):
+    def put(self, start, values):
         self._numpy()[start : start + len(values)] = values
 
     def total(self):
@@ -247,7 +247,7 @@ class SharedMemoryArray(Shared):
         self.view = np.frombuffer(segment.buf, dtype=np.int64, count=n)
 
     @classmethod
-    def _create(cls, n, context):
+    def allocate(cls, n, context):
         segment = shared_memory.SharedMemory(segment_name(), create=True, size=n * ITEM_BYTES)
         try:
             return cls(n, segment, owner=True)
@@ -270,7 +270,7 @@ class SharedMemoryArray(Shared):
     def set(self, i, value):
         self.view[i] = value
 
-    def _put(self, start, values):
+    def put(self, start, values):
         self.view[start : start + len(values)] = values
 
     def total(self):
@@ -279,11 +279,11 @@ class SharedMemoryArray(Shared):
     def snapshot(self):
         return self.view.copy()
 
-    def _release(self):
+    def release(self):
         self.view = None  # drop our array first: close() refuses while one uses the buffer
         self.segment.close()
 
-    def _free(self):
+    def free(self):
         self.segment.unlink()
 
 
@@ -300,7 +300,7 @@ class MemmapArray(Shared):
         self.path, self.data = path, data
 
     @classmethod
-    def _create(cls, n, context):
+    def allocate(cls, n, context):
         folder = Path(tempfile.mkdtemp(prefix=f"{MEMMAP_PREFIX}{os.getpid()}-"))
         path = folder / "data.int64"
         try:
@@ -326,7 +326,7 @@ class MemmapArray(Shared):
     def set(self, i, value):
         self.data[i] = value
 
-    def _put(self, start, values):
+    def put(self, start, values):
         self.data[start : start + len(values)] = values  # the OS writes the file in its own time
 
     def total(self):
@@ -335,10 +335,10 @@ class MemmapArray(Shared):
     def snapshot(self):
         return np.array(self.data)
 
-    def _release(self):
+    def release(self):
         self.data = None  # the mapping ends with the last reference to it
 
-    def _free(self):
+    def free(self):
         shutil.rmtree(self.path.parent, ignore_errors=True)
 
 

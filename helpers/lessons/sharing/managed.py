@@ -34,7 +34,7 @@ class _Managed(Shared):
         raise NotImplementedError
 
     @classmethod
-    def _create(cls, n, context):
+    def allocate(cls, n, context):
         # what context.Manager() does, in two steps, so that an interrupt while the server
         # process starts still stops it
         manager = SyncManager(ctx=context)
@@ -56,10 +56,10 @@ class _Managed(Shared):
         proxy, n = handle
         return cls(n, proxy, owner=False)
 
-    def _release(self):
+    def release(self):
         self.proxy = None
 
-    def _free(self):
+    def free(self):
         self.manager.shutdown()
 
 
@@ -73,7 +73,7 @@ class ManagerList(_Managed):
     def _new_proxy(cls, manager):
         return manager.list()
 
-    def _put(self, start, values):
+    def put(self, start, values):
         self.proxy.extend(values.tolist())  # create() fills in order, so this appends
 
     def get(self, i):
@@ -99,7 +99,7 @@ class ManagerDict(_Managed):
     def _new_proxy(cls, manager):
         return manager.dict()
 
-    def _put(self, start, values):
+    def put(self, start, values):
         self.proxy.update(
             dict(zip(range(start, start + len(values)), values.tolist(), strict=True))
         )
@@ -129,7 +129,7 @@ class ManagerNamespace(_Managed):
     def _new_proxy(cls, manager):
         return manager.Namespace()
 
-    def _put(self, start, values):
+    def put(self, start, values):
         self.proxy.data = values  # one chunk: the whole array
 
     def get(self, i):

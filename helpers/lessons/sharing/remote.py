@@ -37,7 +37,7 @@ class RedisBytes(Shared):
         return "" if find_redis_server() else HOW_TO_GET_REDIS
 
     @classmethod
-    def _create(cls, n, context):
+    def allocate(cls, n, context):
         server = start_redis()
         try:
             return cls(n, server.client(), server, owner=True)
@@ -69,7 +69,7 @@ class RedisBytes(Shared):
     def increment_safely(self, i, lock):
         self.client.execute_command("BITFIELD", self.key, "INCRBY", "i64", f"#{i}", 1)
 
-    def _put(self, start, values):
+    def put(self, start, values):
         raw = values.astype(_BIG_ENDIAN_INT64).tobytes()
         self.client.setrange(self.key, start * ITEM_BYTES, raw)  # the string grows as needed
 
@@ -79,8 +79,8 @@ class RedisBytes(Shared):
     def snapshot(self):
         return np.frombuffer(self.client.get(self.key), dtype=_BIG_ENDIAN_INT64).astype(np.int64)
 
-    def _release(self):
+    def release(self):
         self.client.close()
 
-    def _free(self):
+    def free(self):
         self.server.stop()

@@ -19,7 +19,10 @@ from ...runner import DEFAULT_TIMEOUT
 
 
 class Counter:
-    """A shared count that threads add to. value is a plain int attribute."""
+    """A shared count that threads add to: value is a plain int, lock a threading.Lock.
+
+    Lesson 02, section 3.
+    """
 
     def __init__(self) -> None:
         self.value = 0
@@ -31,13 +34,13 @@ def _plus_one(value: int) -> int:
 
 
 def add_plain(counter: Counter, times: int) -> None:
-    """counter.value += 1, times times: one statement, no call inside it."""
+    """counter.value += 1, times times: one statement, no call inside it. Lesson 02, section 3."""
     for _ in range(times):
         counter.value += 1
 
 
 def add_with_call(counter: Counter, times: int) -> None:
-    """Read, call a function, write back: CPython may switch threads as the call starts."""
+    """Read, call a function, write back: CPython may switch threads as the call starts. Lesson 02, section 3."""
     for _ in range(times):
         value = counter.value
         value = _plus_one(value)  # any call: a lookup, a computation, a log line
@@ -49,6 +52,7 @@ def add_with_io(counter: Counter, times: int) -> None:
 
     time.sleep(0) is the shortest wait there is; a file write, a database query or a
     request to a server releases the GIL in the same way, for longer.
+    Lesson 02, section 3.
     """
     for _ in range(times):
         value = counter.value
@@ -57,7 +61,7 @@ def add_with_io(counter: Counter, times: int) -> None:
 
 
 def add_with_io_locked(counter: Counter, times: int) -> None:
-    """The same read, wait and write, with the lock held: no other thread can come between."""
+    """The same read, wait and write, with the lock held: no other thread can come between. Lesson 02, section 3."""
     for _ in range(times):
         with counter.lock:
             value = counter.value
@@ -84,8 +88,10 @@ def _start_together(barrier: threading.Barrier, add, target: object, times: int)
     add(target, times)
 
 
-def _run_together(add: Callable, target: object, times: int, threads: int) -> float:
+def run_together(add: Callable, target: object, times: int, threads: int) -> float:
     """Run add(target, times) in `threads` threads released at once; return the seconds taken.
+
+    Lesson 02, section 3 and exercise 2 (the bank account).
 
     The threads are always joined before this returns, on an interrupt too, so none is left
     running: an interrupt waits for the additions under way (bounded by `times`) to end.
@@ -115,13 +121,13 @@ def _run_together(add: Callable, target: object, times: int, threads: int) -> fl
 def _count_with(add: Callable[[Counter, int], None], threads: int, times: int) -> tuple[int, float]:
     """Run add(counter, times) in `threads` threads at once; return (final count, seconds)."""
     counter = Counter()
-    took = _run_together(add, counter, times, threads)
+    took = run_together(add, counter, times, threads)
     return counter.value, took
 
 
 @dataclass
 class RaceResult(Result):
-    """Lost updates per way of adding to a shared counter."""
+    """Lost updates per way of adding to a shared counter. Lesson 02, section 3."""
 
     expected: dict[str, int] = field(default_factory=dict)
     lost: dict[str, int] = field(default_factory=dict)
@@ -144,7 +150,8 @@ def race(
     """Each variant: `threads` threads add 1 to one counter, all at once; count what is lost.
 
     times: additions per thread for the variants without I/O; those that wait for I/O run
-    0.5% of it (a wait is a system call, far slower than an addition).
+    0.5% of it (a wait is a system call, far slower than an addition). Trap: a race depends
+    on timing, so a run that loses nothing proves little. Lesson 02, section 3.
     """
     names = list(VARIANTS) if variants is None else list(variants)
     unknown = [v for v in names if v not in VARIANTS]
@@ -217,37 +224,3 @@ def _race_finding(name: str, expected: int, count: int) -> str:
         f"{name}: {share}. Every wait hands the interpreter to another thread, which reads "
         "the same old value: most additions overwrite each other."
     )
-
-
-# -- exercise 2 -----------------------------------------------------------------------------------
-
-
-def _deposit_ones(account, deposits: int) -> None:
-    for _ in range(deposits):
-        account.deposit(1)
-
-
-def check_account(account_class: type, threads: int = 4, deposits: int = 500) -> bool:
-    """Exercise 2: do `threads` threads depositing 1, `deposits` times each, lose any money?"""
-    try:
-        account = account_class()
-    except Exception as exc:
-        print(f"{account_class.__name__}() raised {type(exc).__name__}: {exc}")
-        return False
-    _run_together(_deposit_ones, account, deposits, threads)
-    expected = threads * deposits
-    balance = getattr(account, "balance", None)
-    if not isinstance(balance, int):
-        print(f"expected an int attribute balance after the deposits, got {balance!r}")
-        return False
-    lost = expected - balance
-    if lost == 0:
-        print(
-            f"right: {threads} threads deposited {expected:,} in all and the balance is {expected:,}"
-        )
-        return True
-    print(
-        f"{lost:,} of {expected:,} deposits were lost: one thread read the balance, another "
-        "changed it, and the first wrote back its stale sum. Hold a lock around read-and-write."
-    )
-    return False

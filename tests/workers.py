@@ -9,7 +9,7 @@ from helpers.events import recorded, task
 
 
 def hold_private(nbytes: int, hold: float, settle: float = 0.3) -> int:
-    """Wait settle seconds, allocate and touch nbytes of private memory, keep it hold seconds."""
+    """Runs in each worker. Wait settle seconds, allocate and touch nbytes of private memory, keep it hold seconds."""
     time.sleep(settle)  # let the sampler see this process before the buffer exists
     buffer = bytearray(nbytes)
     for i in range(0, nbytes, 4096):  # write one byte per page, so every page is really allocated
@@ -20,15 +20,17 @@ def hold_private(nbytes: int, hold: float, settle: float = 0.3) -> int:
 
 @recorded
 def nap(seconds: float) -> float:
+    """Runs in each worker. Sleep `seconds`, recorded as a task event."""
     time.sleep(seconds)
     return seconds
 
 
 def quick_exit() -> None:
-    """A process that ends almost at once."""
+    """Runs in each worker. A process that ends almost at once."""
 
 
 def threads_with_events(count: int) -> None:
+    """Runs in each worker. `count` threads, each recording one 20 ms task event."""
     def body(i: int) -> None:
         with task(f"thread-task-{i}"):
             time.sleep(0.02)

@@ -1,0 +1,767 @@
+"""Subinterpreters, one GIL each (PEP 684), measured beside threads and processes.
+
+Introduced in 03_gil_contention.ipynb, section "Subinterpreters: one GIL each". Since
+Python 3.12 one process can hold several interpreters, each with its own GIL; each runs
+from the thread that calls its ``exec()``, so N interpreters driven from N threads can
+use N cores for pure Python, in one process. What they share is little: each has its own
+modules and objects, and only a few types cross between them.
+
+Where ``interpreters`` (this module's name for the API) comes from:
+
+    Python 3.14+   concurrent.interpreters (PEP 734), InterpreterPoolExecutor
+    Python 3.13    the low-level _interpreters module, behind the same few calls
+                   (create, exec, prepare_main, close) by LowLevelInterpreters below;
+                   queues from test.support.interpreters (the 3.13 draft of PEP 734)
+    3.11, 3.12     none: ``interpreters`` is None, WHY_NOT says why, and the lesson shows
+                   the reference results recorded on 3.13 (reference_figures())
+
+Trap: a package can claim to give interpreters their own GIL and not do it (the PyPI
+``backports.interpreters`` 0.3.0 ran 2 interpreters at 1.0x here): compare_models()
+measures it. Everything here closes the interpreters it creates, joins its threads and
+ends its processes, with timeouts, even on an error or an interrupt.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import inspect
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from ...course.check import Effect, Rule, needs_cores, report_only
+from ...course.feedback import feedback, unanswered
+from ...course.reference import ReferenceFigure, ReferenceTable, best
+from ...course.reference import figures as reference_figures_for
+from ...footprint import footprint
+from ...machine import mp_context, require_workers
+from ...results import Result
+from ...runner import DEFAULT_TIMEOUT, is_sampler, no_stray_processes, process_pool, wait
+from ...timing import alternating, median_seconds
+from ...units import MiB
+from ...workloads import cpu
+from ...workloads.interpreters import idle
+
+LESSON = "interpreters"
+SPEEDUP = Rule(LESSON, "speed-up of 2 interpreters", ">=", 1.6, unit="x", cores=2)
+STARTUP_EFFECT = "start-up: one process / one interpreter"
+PSS_EFFECT = "PSS: one idle process / one idle interpreter"
+VARIANTS = ("sequential", "threads", "interpreters", "processes")
+# Modules to try importing in a subinterpreter, in order: stdlib modules whose C code
+# refuses several interpreters, then a third-party one.
+REFUSERS = ("readline", "_curses", "_tkinter", "numpy")
+QUEUES_313 = "test.support.interpreters.queues"  # Python 3.13's draft of concurrent.interpreters
+
+
+class ExecutionFailed(RuntimeError):
+    """Code run by a 3.13 interpreter's exec() raised; the message is its traceback."""
+
+
+class LowLevelInterpreter:
+    """Python 3.13: one interpreter of _interpreters, with 3.14's method names.
+
+    Created by LowLevelInterpreters.create() with the "isolated" config: its own GIL,
+    its own memory allocator, and only extension modules that support several
+    interpreters. Trap: 3.13.0 crashes when a non-shareable object is passed to
+    _interpreters directly, so prepare_main() checks every value first.
+    """
+
+    def __init__(self, low, interp_id: int):
+        self.low, self.id = low, interp_id
+
+    def exec(self, code: str) -> None:
+        """Run code in this interpreter's __main__, in the calling thread."""
+        failed = self.low.exec(self.id, code)
+        if failed is not None:
+            raise ExecutionFailed(getattr(failed, "errdisplay", None) or str(failed))
+
+    def prepare_main(self, ns: dict | None = None, /, **values) -> None:
+        """Bind names in the interpreter's __main__; each value must be shareable."""
+        values = {**(ns or {}), **values}
+        refused = [name for name, v in values.items() if not self.low.is_shareable(v)]
+        if refused:
+            kinds = ", ".join(f"{n} ({type(values[n]).__name__})" for n in refused)
+            raise self.low.NotShareableError(f"cannot share {kinds} with another interpreter")
+        if any(type(v).__module__ == QUEUES_313 for v in values.values()):
+            self.exec(f"import {QUEUES_313}")  # a queue arrives only where its module is loaded
+        self.low.set___main___attrs(self.id, values)
+
+    def close(self) -> None:
+        """Destroy the interpreter (it must not be running)."""
+        self.low.destroy(self.id)
+
+    def __repr__(self) -> str:
+        return f"LowLevelInterpreter(id={self.id})"
+
+
+class LowLevelInterpreters:
+    """Python 3.13: the calls of concurrent.interpreters the lesson uses, over _interpreters."""
+
+    def __init__(self, low):
+        self.low = low
+        self.NotShareableError = low.NotShareableError
+        self.ExecutionFailed = ExecutionFailed
+        self.__name__ = "_interpreters"
+
+    def create(self) -> LowLevelInterpreter:
+        return LowLevelInterpreter(self.low, self.low.create("isolated"))
+
+    def is_shareable(self, obj) -> bool:
+        return self.low.is_shareable(obj)
+
+    def list_all(self) -> list:
+        return list(self.low.list_all())
+
+    def create_queue(self, maxsize: int = 0):
+        """A cross-interpreter queue (from the test package, CPython 3.13's draft of PEP 734)."""
+        try:
+            queues = importlib.import_module(QUEUES_313)
+        except ImportError:
+            raise ModuleNotFoundError(QUEUES_WHY_NOT) from None
+        return queues.create(maxsize)
+
+
+def _load():
+    """(the interpreters API or None, where it comes from or why there is none)."""
+    try:
+        return importlib.import_module("concurrent.interpreters"), "concurrent.interpreters"
+    except ImportError:
+        pass
+    try:
+        low = importlib.import_module("_interpreters")
+    except ImportError:
+        version = ".".join(map(str, sys.version_info[:2]))
+        has = (
+            "gives interpreters their own GIL only through its C API (PEP 684)"
+            if sys.version_info >= (3, 12)
+            else "has one GIL per process (one GIL per interpreter came in 3.12, PEP 684)"
+        )
+        return None, (
+            f"Python {version} {has}; Python code gets them as _interpreters in 3.13 and "
+            "as concurrent.interpreters in 3.14"
+        )
+    if getattr(low.new_config("isolated"), "gil", "own") != "own":
+        return None, "this Python's isolated interpreters share one GIL"
+    return LowLevelInterpreters(low), "_interpreters (Python 3.13, low level)"
+
+
+interpreters, SOURCE = _load()
+WHY_NOT = "" if interpreters is not None else SOURCE
+try:
+    from concurrent.futures import InterpreterPoolExecutor
+except ImportError:  # before Python 3.14
+    InterpreterPoolExecutor = None
+
+
+QUEUES_WHY_NOT = (
+    "on Python 3.13, cross-interpreter queues come with CPython's test package "
+    "(test.support.interpreters), which this Python was installed without; "
+    "Python 3.14 has them as concurrent.interpreters.create_queue()"
+)
+
+
+def queues_available() -> bool:
+    """Whether interpreters.create_queue() works here (3.14+, or 3.13 with its test package)."""
+    if interpreters is None:
+        return False
+    if not isinstance(interpreters, LowLevelInterpreters):
+        return True
+    try:
+        return importlib.util.find_spec(QUEUES_313) is not None
+    except ImportError:  # the test package itself is missing
+        return False
+
+
+def require_interpreters() -> None:
+    """Raise RuntimeError saying why, on a Python without own-GIL interpreters."""
+    if interpreters is None:
+        raise RuntimeError(WHY_NOT + "; the lesson shows reference results recorded on 3.13")
+
+
+def open_interpreters() -> int:
+    """Interpreters alive in this process besides the main one (0 after every experiment)."""
+    return 0 if interpreters is None else max(0, len(interpreters.list_all()) - 1)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and its children, the sampler excepted.
+
+    Every interpreter of this process runs on one of its threads, so this counts them all.
+    Trap: a child that ended is no longer counted; measure while the workers are alive.
+    """
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            if proc is me or not is_sampler(proc):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:  # ended between listing and reading
+            continue
+    return total
+
+
+def join_all(threads: list[threading.Thread], timeout: float) -> None:
+    """Join every thread within timeout seconds in all; TimeoutError if one is still busy."""
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in threads):
+        raise TimeoutError(f"threads did not finish within {timeout:.0f} s; the machine is busy")
+
+
+# -- 1. the same CPU-bound work on threads, interpreters and processes ----------------------
+
+
+@dataclass
+class ModelsResult(Result):
+    """Wall time and CPU use of each variant, per round (median over rounds in the table)."""
+
+    runs: list[tuple[str, int, float, float]] = field(
+        default_factory=list
+    )  # variant, round, wall s, CPU s
+
+    def speedup(self, variant: str) -> float:
+        """Median over rounds of sequential wall time / this variant's, in the same round."""
+        seq = {r: wall for v, r, wall, _ in self.runs if v == "sequential"}
+        return statistics.median(seq[r] / wall for v, r, wall, _ in self.runs if v == variant)
+
+    def cores_busy(self, variant: str) -> float:
+        """Median CPU seconds per wall second: 1.0 = one core's worth."""
+        return statistics.median(c / wall for v, _, wall, c in self.runs if v == variant)
+
+    def cores_vs_sequential(self, variant: str) -> float:
+        """cores_busy(variant) / cores_busy("sequential"): about 2 for 2 workers that run in
+        parallel, even on a machine so busy that sequential gets only part of a core."""
+        return self.cores_busy(variant) / self.cores_busy("sequential")
+
+    def plot(self):
+        import matplotlib.pyplot as plt
+
+        from ...charts import bars, close_if_inline, style
+
+        with style():
+            fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+            ideal = min(self.params["workers"], self.machine["usable_cores"])
+            names = [v for v in VARIANTS if any(r[0] == v for r in self.runs)]
+            bars(
+                names,
+                [self.speedup(v) for v in names],
+                ylabel="speed-up (× sequential)",
+                title="Speed-up",
+                reference=ideal,
+                reference_label=f"ideal on this machine ({ideal}x)",
+                ax=left,
+            )
+            bars(
+                names,
+                [self.cores_busy(v) for v in names],
+                ylabel="CPU s per wall s",
+                title="Cores in use",
+                reference=ideal,
+                reference_label="cores usable",
+                ax=right,
+            )
+            close_if_inline(fig)
+            return fig
+
+
+def compare_models(
+    workers: int = 2,
+    task_seconds: float = 0.25,
+    repeats: int = 3,
+    *,
+    start_method: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ModelsResult:
+    """workers tasks of count_steps, about task_seconds each: sequential, on threads, on
+    interpreters (one per thread) and on a process pool, in alternating rounds.
+
+    The interpreters and the pool are started and warmed up first, so start-up stays out
+    of the comparison (start_up_and_memory() measures it). Lesson 03, subinterpreters.
+    """
+    require_interpreters()
+    require_workers(workers)
+    steps = cpu.units_for(task_seconds)
+    source = inspect.getsource(cpu.count_steps)  # the same function, defined in each interpreter
+    runs = []
+    interps = []
+    with process_pool(workers, start_method=start_method) as pool:
+        try:
+            for _ in range(workers):
+                interps.append(interpreters.create())
+                interps[-1].exec(source)
+                interps[-1].prepare_main(steps=steps)
+            wait(pool.map_async(cpu.count_steps, [1000] * workers), timeout)
+            for i, variant in enumerate(alternating(VARIANTS, repeats)):
+                cpu0, start = cpu_seconds(), time.perf_counter()
+                if variant == "sequential":
+                    for _ in range(workers):
+                        cpu.count_steps(steps)
+                elif variant == "processes":
+                    wait(pool.map_async(cpu.count_steps, [steps] * workers, chunksize=1), timeout)
+                else:
+                    threads = [
+                        threading.Thread(target=cpu.count_steps, args=(steps,), daemon=True)
+                        if variant == "threads"
+                        else threading.Thread(
+                            target=it.exec, args=("count_steps(steps)",), daemon=True
+                        )
+                        for it in interps
+                    ]
+                    for t in threads:
+                        t.start()
+                    join_all(threads, timeout)
+                wall = time.perf_counter() - start
+                runs.append((variant, i // len(VARIANTS), wall, cpu_seconds() - cpu0))
+        finally:
+            close_all(interps, timeout)
+    return _models_result(runs, workers, task_seconds, repeats)
+
+
+def close_all(interps: list, timeout: float = 10.0) -> None:
+    """Close each interpreter, waiting up to timeout seconds for one still running."""
+    deadline = time.monotonic() + timeout
+    for interp in interps:
+        while True:
+            try:
+                interp.close()
+                break
+            except Exception:  # still running its last exec (an interrupt left it busy)
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+
+def _models_result(runs, workers, task_seconds, repeats) -> ModelsResult:
+    result = ModelsResult(
+        title=f"{workers} CPU-bound tasks: sequential, threads, interpreters, processes",
+        params={
+            "workers": workers,
+            "task_seconds": task_seconds,
+            "repeats": repeats,
+            "interpreters from": SOURCE,
+        },
+        runs=runs,
+    )
+    result.rows = [
+        {
+            "variant": v,
+            "median wall (s)": statistics.median(w for x, _, w, _ in runs if x == v),
+            "speed-up (× sequential)": result.speedup(v),
+            "cores in use": result.cores_busy(v),
+        }
+        for v in VARIANTS
+    ]
+    result.findings = _models_findings(result)
+    return result
+
+
+def _models_findings(r: ModelsResult) -> list[str]:
+    n, cores = r.params["workers"], r.machine["usable_cores"]
+    sub, thr, proc = (r.speedup(v) for v in ("interpreters", "threads", "processes"))
+    out = [
+        f"{n} interpreters, each run from its own thread, ran {sub:.2f}x as fast as sequential "
+        f"using {r.cores_busy('interpreters'):.2f} cores; {n} threads {thr:.2f}x "
+        f"({r.cores_busy('threads'):.2f} cores); {n} processes {proc:.2f}x "
+        f"({r.cores_busy('processes'):.2f} cores). Medians of {r.params['repeats']} rounds."
+    ]
+    effect = SPEEDUP.judge(sub)
+    if effect.holds is None:
+        out.append(
+            f"Interpreters cannot beat sequential here ({effect.why}); see the reference results."
+        )
+    elif effect.holds:
+        out.append(
+            f"With 2 or more usable cores, interpreters should scale like processes "
+            f"({SPEEDUP.effect} {SPEEDUP.op} {SPEEDUP.threshold:g}x): this run showed it, "
+            "in one process, where threads could not."
+        )
+    else:
+        out.append(
+            f"With {cores} usable cores, {SPEEDUP.effect} should reach {SPEEDUP.threshold:g}x; "
+            "this run did not. If processes did not either, other programs were using a core: "
+            "run the cell again. If only interpreters fell short, they share a GIL here."
+        )
+    return out
+
+
+# -- 2. what an interpreter and a process cost to start and to keep --------------------------
+
+
+@dataclass
+class CostResult(Result):
+    """Start-up seconds and PSS bytes per interpreter and per process."""
+
+    seconds: dict[str, float] = field(default_factory=dict)  # "interpreter"/"process" -> s
+    pss: dict[str, float] = field(default_factory=dict)  # bytes per idle one
+
+    def plot(self):
+        import matplotlib.pyplot as plt
+
+        from ...charts import bars, close_if_inline, style
+
+        with style():
+            fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+            names = list(self.seconds)
+            bars(
+                names,
+                [self.seconds[k] * 1e3 for k in names],
+                ylabel="ms",
+                title="Start and stop one (median)",
+                ax=left,
+            )
+            bars(
+                names,
+                [self.pss[k] / MiB for k in names],
+                ylabel="MiB",
+                title="Memory of one idle (PSS)",
+                ax=right,
+            )
+            close_if_inline(fig)
+            return fig
+
+
+def start_up_and_memory(
+    count: int = 4,
+    repeats: int = 5,
+    *,
+    start_methods: tuple[str, ...] | None = None,
+    timeout: float = 30.0,
+) -> CostResult:
+    """Start-up time of one interpreter against one process per start method, and the
+    memory (PSS) each idle one adds, per one over `count`. Lesson 03, subinterpreters.
+
+    start_methods: default the course's start method, and spawn beside it. An interpreter
+    runs "pass"; a process runs time.sleep(0). Trap: a process's cost depends on its start
+    method: fork copies nothing until pages are written, spawn starts a fresh Python that
+    imports the worker's module; an interpreter, too, builds its own modules from scratch.
+    """
+    require_interpreters()
+    require_workers(count, what="count")
+    methods = start_methods or tuple(dict.fromkeys((mp_context().get_start_method(), "spawn")))
+    contexts = {f"{m} process": mp_context(m) for m in methods}
+
+    def one_interpreter():
+        interp = interpreters.create()
+        try:
+            interp.exec("pass")
+        finally:
+            interp.close()
+
+    def one_process(ctx):
+        proc = ctx.Process(target=time.sleep, args=(0,))
+        proc.start()
+        proc.join(timeout)
+        if proc.is_alive():
+            proc.kill()
+            raise TimeoutError(f"a process did not start and end within {timeout:.0f} s")
+
+    starts = {"interpreter": one_interpreter}
+    starts |= {name: functools.partial(one_process, ctx) for name, ctx in contexts.items()}
+    with no_stray_processes():
+        seconds = median_seconds(starts, repeats)
+        pss = {"interpreter": _pss_of_interpreters(count)}
+        pss |= {name: _pss_of_processes(ctx, count, timeout) for name, ctx in contexts.items()}
+    result = CostResult(
+        title="Start-up and memory: interpreters against processes",
+        params={"count": count, "repeats": repeats, "start methods": methods},
+        seconds=seconds,
+        pss=pss,
+    )
+    result.rows = [
+        {"one": k, "start and stop (ms)": seconds[k] * 1e3, "PSS when idle (MiB)": pss[k] / MiB}
+        for k in seconds
+    ]
+    result.findings = _cost_findings(seconds, pss, count)
+    return result
+
+
+def _cost_findings(seconds: dict, pss: dict, count: int) -> list[str]:
+    sub_s, sub_m = seconds["interpreter"], pss["interpreter"]
+    out = [
+        f"Starting and closing an interpreter took {sub_s * 1e3:.1f} ms and kept "
+        f"{sub_m / MiB:.1f} MiB (PSS, mean over {count})."
+    ]
+    for name in [k for k in seconds if k != "interpreter"]:
+        out.append(
+            f"A {name}: {seconds[name] * 1e3:.1f} ms ({seconds[name] / sub_s:.2g}x the "
+            f"interpreter's) and {pss[name] / MiB:.1f} MiB ({pss[name] / sub_m:.2g}x)."
+        )
+    return out
+
+
+def _pss_of_interpreters(count: int) -> float:
+    """Bytes of PSS this process grew by, per interpreter, with `count` idle interpreters."""
+    before = _pss(psutil.Process())
+    interps = []
+    try:
+        for _ in range(count):
+            interps.append(interpreters.create())
+            interps[-1].exec("pass")
+        return (_pss(psutil.Process()) - before) / count
+    finally:
+        close_all(interps)
+
+
+def _pss_of_processes(ctx, count: int, timeout: float) -> float:
+    """Bytes of PSS the process tree grew by, per process, with `count` idle processes."""
+    me = psutil.Process()
+    before = _pss(me)
+    ready, stop = ctx.Semaphore(0), ctx.Event()
+    procs = [
+        ctx.Process(target=idle, args=(ready, stop, timeout), daemon=True) for _ in range(count)
+    ]
+    try:
+        for p in procs:
+            p.start()
+        for _ in procs:
+            if not ready.acquire(timeout=timeout):
+                raise TimeoutError(f"the processes did not start within {timeout:.0f} s")
+        after = _pss(me) + sum(_pss(psutil.Process(p.pid)) for p in procs)
+        return (after - before) / count
+    finally:
+        stop.set()
+        for p in procs:
+            p.join(timeout)
+            if p.is_alive():
+                p.kill()
+                p.join()
+
+
+def _pss(proc: psutil.Process) -> int:
+    """PSS in bytes, USS where PSS cannot be read (macOS, Windows)."""
+    fp = footprint(proc)
+    return fp.pss if fp.pss is not None else (fp.uss if fp.uss is not None else fp.rss)
+
+
+# -- 3. what crosses between interpreters ----------------------------------------------------
+
+# (what, an expression the sub-interpreter evaluates and puts on the queue)
+SAMPLES = (
+    ("None", "None"),
+    ("int", "42"),
+    ("float", "2.5"),
+    ("str", "'text'"),
+    ("bytes", "b'raw'"),
+    ("tuple", "(1, 'two', b'3')"),
+    ("list", "[1, 2, 3]"),
+    ("dict", "{'a': 1}"),
+    ("a lambda", "lambda: 1"),
+    ("a lock", "__import__('threading').Lock()"),
+)
+
+
+@dataclass
+class CrossingResult(Result):
+    """One row per kind of object: shareable or not, and what a Queue delivered."""
+
+
+def what_crosses(timeout: float = 10.0) -> CrossingResult:
+    """Each SAMPLES object, made in another interpreter and put on a queue, read back here.
+
+    is_shareable() says which types cross without pickle (their data is copied or, for
+    buffers, shared); on 3.14 (and 3.13's queue) the others are pickled: a copy, and an
+    object that cannot be pickled cannot cross at all. Lesson 03, subinterpreters.
+    """
+    require_interpreters()
+    queue = interpreters.create_queue()
+    interp = interpreters.create()
+    rows = []
+    try:
+        interp.prepare_main(queue=queue)
+        for what, expr in SAMPLES:
+            rows.append(_cross_one(interp, queue, what, expr, timeout))
+    finally:
+        close_all([interp])
+    result = CrossingResult(
+        title="What crosses between interpreters", params={"from": SOURCE}, rows=rows
+    )
+    refused = [r["object"] for r in rows if not r["arrived"]]
+    result.findings = [
+        "Shareable without pickle: "
+        + ", ".join(r["object"] for r in rows if r["is_shareable"])
+        + ".",
+        "Could not cross at all: " + (", ".join(refused) or "none") + ".",
+    ]
+    return result
+
+
+def _cross_one(interp, queue, what: str, expr: str, timeout: float) -> dict:
+    value = eval(expr)  # the same object made here, to ask is_shareable about it
+    row = {"object": what, "is_shareable": interpreters.is_shareable(value)}
+    try:
+        interp.exec(f"queue.put({expr})")
+        got = queue.get(timeout=timeout)
+        row |= {"arrived": True, "as": f"{type(got).__name__}: {got!r}"[:60]}
+    except Exception as exc:  # what refusing looks like is the lesson
+        row |= {"arrived": False, "as": _last_line(exc)}
+    return row
+
+
+def _last_line(exc: BaseException) -> str:
+    """The line of an error that says what went wrong (numpy adds advice after it)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    said = [line for line in lines if "does not support loading in subinterpreters" in line]
+    return (said or lines or [type(exc).__name__])[-1][:120]
+
+
+def refused_imports(modules: tuple[str, ...] = REFUSERS) -> Result:
+    """Try `import m` in a fresh interpreter for each module: imported, refused, or absent.
+
+    An extension module must declare that it supports several interpreters (multi-phase
+    init, PEP 489; per-interpreter GIL, PEP 684); one that does not raises ImportError in
+    a subinterpreter, even when it imports fine in the main one. Lesson 03, subinterpreters.
+    """
+    require_interpreters()
+    rows = []
+    for name in modules:
+        if importlib.util.find_spec(name) is None:
+            rows.append({"module": name, "in a subinterpreter": "not installed here"})
+            continue
+        interp = interpreters.create()
+        try:
+            interp.exec(f"import {name}")
+            rows.append({"module": name, "in a subinterpreter": "imported"})
+        except Exception as exc:
+            rows.append({"module": name, "in a subinterpreter": _last_line(exc)})
+        finally:
+            close_all([interp])
+    result = Result(title="Importing extension modules in a subinterpreter", params={}, rows=rows)
+    refused = [r["module"] for r in rows if "does not support" in r["in a subinterpreter"]]
+    result.findings = [f"Refused here: {', '.join(refused) or 'none'}."]
+    return result
+
+
+# -- the pre-class check, the exercise, and reference results for older Pythons -------------
+
+
+def check_interpreters(quick: bool = True) -> list[Effect]:
+    """The "interpreters" section of python -m helpers check (about 3 s quick, 8 s full)."""
+    if interpreters is None:
+        return [SPEEDUP.judge(None, why=WHY_NOT)]
+    models = compare_models(
+        workers=2, task_seconds=0.15 if quick else 0.3, repeats=3 if quick else 5
+    )
+    effects = [SPEEDUP.judge(models.speedup("interpreters"))]
+    cost = start_up_and_memory(
+        count=2 if quick else 4,
+        repeats=3 if quick else 5,
+        start_methods=(mp_context().get_start_method(),),
+    )
+    process = next(k for k in cost.seconds if k != "interpreter")  # the course's start method
+    effects.append(
+        report_only(
+            LESSON, STARTUP_EFFECT, cost.seconds[process] / cost.seconds["interpreter"], unit="x"
+        )
+    )
+    effects.append(
+        report_only(LESSON, PSS_EFFECT, cost.pss[process] / cost.pss["interpreter"], unit="x")
+    )
+    return effects
+
+
+def reference_figures() -> ReferenceTable:
+    """The interpreters section's figures recorded on other machines (3.13 and later)."""
+    found = [f for f in reference_figures_for(LESSON) if f.measured is not None]
+    return ReferenceTable(found, title="Subinterpreters: reference results from known machines")
+
+
+def best_reference() -> ReferenceFigure | None:
+    """The speed-up of 2 interpreters from the closest reference machine, or None."""
+    return best(LESSON, SPEEDUP.effect)
+
+
+EXERCISE = "interpreters in threads"
+
+
+def feedback_interpreters(func, timeout: float = 60.0) -> bool | None:
+    """Exercise (lesson 03, subinterpreters): the learner's func(code, n) runs `code` on n
+    new interpreters at once, one thread each, closes them all, and raises in the caller
+    when the code failed in an interpreter (as Pool.map does). Run twice under the
+    instruments: with CPU-bound code (judged by the cores it kept busy, against one thread
+    alone now) and with failing code (judged by the error and by what was left open).
+    """
+    if func is None or getattr(func, "__code__", _stub.__code__).co_code == _stub.__code__.co_code:
+        return unanswered(
+            "write on_interpreters(code, n): create n interpreters, run code in each from its "
+            "own Thread, join the threads, close the interpreters, and raise if one failed.",
+            exercise=EXERCISE,
+        )
+    if interpreters is None:
+        return unanswered(f"{WHY_NOT}: this exercise needs Python 3.13+.", exercise=EXERCISE)
+    steps = cpu.units_for(0.3)
+    cpu0, start = cpu_seconds(), time.perf_counter()
+    cpu.count_steps(steps)  # one core's worth on this machine now: a busy machine gives less
+    one_core = (cpu_seconds() - cpu0) / (time.perf_counter() - start)
+    good = _observe(func, inspect.getsource(cpu.count_steps) + f"count_steps({steps})\n", timeout)
+    bad = _observe(func, "1 / 0", timeout)
+    good["cores"] /= max(one_core, 1e-3)
+    problem = _problem(good, "CPU-bound code") or _problem(bad, "code that raises")
+    if not problem and not isinstance(bad["outcome"], Exception):
+        problem = (
+            "when the code raised ZeroDivisionError in an interpreter, your function returned "
+            "as if all went well: keep each thread's error and raise it after closing."
+        )
+    if not problem and not needs_cores(2) and good["cores"] < 1.5:
+        problem = (
+            f"on 2 interpreters it kept {good['cores']:.2f} cores' worth busy (one thread "
+            "alone: 1): they ran one after the other (start every thread before joining "
+            "any), or other programs kept the cores busy (close them, run the check again)."
+        )
+    return feedback(
+        not problem,
+        f"2 interpreters kept {good['cores']:.2f} cores' worth busy (one thread alone: 1), the "
+        f"failure came back as {type(bad['outcome']).__name__}, and nothing was left open.",
+        "not yet: " + problem,
+        exercise=EXERCISE,
+    )
+
+
+def _stub(*args): ...
+
+
+def _observe(func, code: str, timeout: float) -> dict:
+    """Run func(code, 2) in a thread with a timeout: what it returned or raised, cores, leftovers."""
+    before, threads_before = open_interpreters(), threading.active_count()
+    outcome: list = []
+
+    def call():
+        try:
+            func(code, 2)
+            outcome.append(None)
+        except Exception as exc:  # the learner's error is judged, not raised
+            outcome.append(exc)
+
+    cpu0, start = cpu_seconds(), time.perf_counter()
+    runner = threading.Thread(target=call, name="exercise", daemon=True)
+    runner.start()
+    runner.join(timeout)
+    return {
+        "outcome": outcome[0] if outcome else TimeoutError(),
+        "finished": bool(outcome),
+        "cores": (cpu_seconds() - cpu0) / (time.perf_counter() - start),
+        "left open": open_interpreters() - before,
+        "threads left": threading.active_count() - threads_before,
+    }
+
+
+def _problem(seen: dict, what: str) -> str:
+    if not seen["finished"]:
+        return f"with {what} it did not return in time: did you join every thread?"
+    if seen["left open"] > 0:
+        return f"with {what} it left {seen['left open']} interpreter(s) open: close each (try/finally)."
+    if seen["threads left"] > 0:
+        return f"with {what} it left {seen['threads left']} thread(s) running: join them."
+    error = seen["outcome"]
+    if what == "CPU-bound code" and error is not None:
+        return f"with {what} it raised {type(error).__name__}: {_last_line(error)}"
+    if error is not None and "ZeroDivisionError" not in f"{error!r} {error}":
+        return f"with {what} it raised {type(error).__name__}, not the interpreter's error: {_last_line(error)}"
+    return ""

@@ -1,0 +1,211 @@
+"""The chunksize timeline seen by viztracer, a tracer learners already use, beside the course's.
+
+Introduced in 01_process_pool.ipynb (section 4, "The same run through viztracer"). A small
+script maps short tasks on a Pool at chunksize 1 and at Pool.map's default; it runs under
+``viztracer``, which follows the pool's worker processes (fork, spawn and forkserver) and
+writes one trace of all of them. The script also keeps the course's own timeline: each task
+times itself in its worker (``cpu.spin_timed``). The two views of the same run are then
+compared: the number of tasks each saw, and the median duration of a task.
+
+Trap: a tracer slows what it traces (every Python call is recorded), so both views show
+slower tasks than an untraced run; they are compared with each other, never with a run
+without the tracer. Everything viztracer writes goes to a temporary folder that is removed;
+pass ``save_as`` to keep a copy of the trace and open it with ``vizviewer <file>``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from ...machine import require_workers
+from ...machine import start_method as course_start_method
+from ...processes import helpers_env
+from ...results import Result
+from ...runner import reap
+from ...workloads import cpu
+from .workers import pool_default_chunksize, require_positive
+
+SCRIPT = '''\
+"""Short tasks on a Pool at two chunksizes; the course's own timeline goes to a JSON file."""
+import json
+import multiprocessing
+import sys
+
+from helpers.workloads.cpu import spin_timed
+
+
+def map_at_chunksize(pool, steps, tasks, chunksize):
+    return pool.map(spin_timed, [steps] * tasks, chunksize=chunksize)
+
+
+def main():
+    method, steps, tasks, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    chunksizes = [int(size) for size in sys.argv[5:]]
+    ctx = multiprocessing.get_context(method)
+    with ctx.Pool(2) as pool:
+        done = {size: map_at_chunksize(pool, steps, tasks, size) for size in chunksizes}
+        pool.close()
+        pool.join()  # workers that exit normally write their part of the trace
+    with open(out, "w") as file:
+        json.dump(done, file)
+
+
+if __name__ == "__main__":
+    main()
+'''
+TASK_FUNCTION = "spin_timed"
+MAP_FUNCTION = "map_at_chunksize"
+VIZTRACER_OPTIONS = ["--quiet", "--ignore_c_function", "--min_duration", "20"]  # µs
+
+
+def viztracer_missing() -> str:
+    """'' where viztracer can run here, else why not (in a few words)."""
+    if importlib.util.find_spec("viztracer") is None:
+        return "viztracer is not installed in this Python (pip install viztracer)"
+    return ""
+
+
+@dataclass
+class TraceResult(Result):
+    """Tasks per chunksize as the course's timeline and viztracer's trace saw them.
+
+    course and traced: chunksize -> the tasks' durations in seconds (one per task seen).
+    """
+
+    start_method: str = ""
+    course: dict[int, list[float]] = field(default_factory=dict)
+    traced: dict[int, list[float]] = field(default_factory=dict)
+    command: str = ""
+    saved_as: str = ""
+
+    @property
+    def count_difference(self) -> int:
+        """Tasks viztracer saw minus tasks the course saw, over all chunksizes (0 = agree)."""
+        return sum(len(self.traced.get(s, [])) - len(self.course[s]) for s in self.course)
+
+    def duration_difference(self) -> float:
+        """|median traced task / median course task - 1|, in percent, over all tasks."""
+        course = [d for durations in self.course.values() for d in durations]
+        traced = [d for durations in self.traced.values() for d in durations]
+        if not course or not traced:
+            return float("nan")
+        return abs(statistics.median(traced) / statistics.median(course) - 1) * 100
+
+    def plot(self):
+        raise NotImplementedError("this comparison is a table: show the result itself")
+
+
+def trace_chunksize(
+    tasks: int = 200,
+    task_seconds: float = 0.0002,
+    *,
+    start_method: str | None = None,
+    save_as: str | None = None,
+    timeout: float = 60.0,
+) -> TraceResult:
+    """Run the chunksize timeline under viztracer; compare its tasks with the course's.
+
+    tasks: tasks per chunksize; task_seconds: one core's seconds of work per task. The
+    script maps them at chunksize 1 and at Pool.map's default, on 2 workers. Raises
+    RuntimeError (with viztracer's own words) if the traced script fails or times out.
+    """
+    require_workers(tasks, what="tasks")
+    require_positive(task_seconds, "task_seconds")
+    missing = viztracer_missing()
+    if missing:
+        raise RuntimeError(missing)
+    method = start_method or course_start_method()
+    sizes = [1, max(2, pool_default_chunksize(tasks, 2))]
+    with tempfile.TemporaryDirectory(prefix="pool-viztracer-") as folder:
+        here = Path(folder)
+        (here / "chunks.py").write_text(SCRIPT)
+        trace, timeline = here / "trace.json", here / "course.json"
+        args = [str(cpu.units_for(task_seconds)), str(tasks), str(timeline)]
+        command = [sys.executable, "-m", "viztracer", *VIZTRACER_OPTIONS, "-o", str(trace)]
+        command += ["chunks.py", method, *args, *map(str, sizes)]
+        run_traced(command, here, timeout)
+        result = trace_result(trace, timeline, method)
+        if save_as:
+            shutil.copyfile(trace, save_as)
+            result.saved_as = str(Path(save_as).resolve())
+    result.command = f"viztracer -o trace.json chunks.py {method} ...   then: vizviewer trace.json"
+    result.params = {"tasks": tasks, "task_seconds": task_seconds, "chunksizes": sizes}
+    return result
+
+
+def run_traced(command: list[str], folder: Path, timeout: float) -> None:
+    """Run the traced script in folder; RuntimeError with its output if it fails or hangs.
+
+    On timeout the script and every process it started are ended, workers included.
+    """
+    with open(folder / "output.log", "w") as log:
+        script = psutil.Popen(command, cwd=folder, env=helpers_env(), stdout=log, stderr=log)
+    try:
+        script.wait(timeout)
+    except psutil.TimeoutExpired:
+        reap([script, *script.children(recursive=True)])
+        raise RuntimeError(f"viztracer's run took over {timeout:.0f} s; it was stopped") from None
+    if script.returncode != 0:
+        output = (folder / "output.log").read_text().strip()
+        raise RuntimeError(f"viztracer's run failed:\n{output[-800:]}")
+
+
+def trace_result(trace: Path, timeline: Path, method: str) -> TraceResult:
+    """Read both views of the run: the course's task times and viztracer's complete events."""
+    course = {int(size): [end - start for _, start, end, _ in done]
+              for size, done in json.loads(timeline.read_text()).items()}
+    events = [e for e in json.loads(trace.read_text())["traceEvents"] if e.get("ph") == "X"]
+    maps = sorted(
+        (e for e in events if e["name"].startswith(MAP_FUNCTION + " ")), key=lambda e: e["ts"]
+    )
+    spans = dict(zip(sorted(course), maps, strict=False))  # the maps ran in this order
+    traced: dict[int, list[float]] = {size: [] for size in course}
+    for e in events:
+        if not e["name"].startswith(TASK_FUNCTION + " "):
+            continue
+        for size, span in spans.items():
+            if span["ts"] <= e["ts"] <= span["ts"] + span["dur"]:
+                traced[size].append(e["dur"] / 1e6)  # viztracer's times are in µs
+    result = TraceResult(
+        title=f"The chunksize timeline, traced by viztracer ({method})",
+        params={},
+        start_method=method,
+        course=course,
+        traced=traced,
+    )
+    result.rows = [
+        {
+            "chunksize": size,
+            "tasks, course's timeline": len(course[size]),
+            "tasks, viztracer": len(traced[size]),
+            "median task (µs), course": statistics.median(course[size]) * 1e6,
+            "median task (µs), viztracer": statistics.median(traced[size]) * 1e6
+            if traced[size]
+            else float("nan"),
+        }
+        for size in sorted(course)
+    ]
+    result.findings = trace_findings(result)
+    return result
+
+
+def trace_findings(r: TraceResult) -> list[str]:
+    course = sum(len(v) for v in r.course.values())
+    traced = sum(len(v) for v in r.traced.values())
+    agree = "the same count" if traced == course else f"{traced - course:+d} tasks"
+    return [
+        f"viztracer recorded {traced} calls of {TASK_FUNCTION} in the workers; the course's "
+        f"timeline recorded {course} tasks: {agree}.",
+        f"A task's median duration differs by {r.duration_difference():.1f}% between the two "
+        "views of the same run. Both are slower than in an untraced run: the tracer records "
+        "every Python call, and that costs time in the workers.",
+    ]
