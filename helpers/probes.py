@@ -181,13 +181,6 @@ class Measurement:
     def baseline_available(self) -> int:
         return self.available[0][1] if self.available else 0
 
-    @property
-    def ground_truth_source(self) -> str:
-        """Where system_drop comes from: the cgroup's memory accounting, or available memory."""
-        if self.charged:
-            return "memory charged to this process's cgroup"
-        return "the system's available memory"
-
     def drops(self) -> list[tuple[float, int]]:
         """The ground truth over time: memory taken since just before the block, in bytes.
 

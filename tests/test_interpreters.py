@@ -209,5 +209,5 @@ def test_exercise_sees_interpreters_run_one_after_the_other(capsys):
 def test_check_section():
     effects = sub.check_interpreters(quick=True)
     names = [e.effect for e in effects]
-    assert names == [sub.SPEEDUP.effect, sub.STARTUP_EFFECT, sub.PSS_EFFECT]
+    assert names == [sub.SPEEDUP.effect, sub.WALL_SPEEDUP, sub.STARTUP_EFFECT, sub.PSS_EFFECT]
     assert effects[0].measured is not None and effects[1].measured > 0

@@ -400,9 +400,14 @@ def pool_effects():
 
 def test_check_section_reports_its_rules(pool_effects):
     names = [e.effect for e in pool_effects]
-    assert names == [pool_check.SPEEDUP.effect, pool_check.CHUNKSIZE.effect, pool_check.TINY_TASK_COST.effect]
-    assert names[:2] == ["speed-up at 2 workers, CPU-bound", "tiny tasks: time at chunksize 1 / best chunksize"]
-    assert pool_effects[2].holds is True, pool_effects[2]
+    assert names == [
+        pool_check.SPEEDUP.effect,
+        pool_check.WALL_SPEEDUP,
+        pool_check.CHUNKSIZE.effect,
+        pool_check.TINY_TASK_COST.effect,
+    ]
+    assert names[2] == "tiny tasks: time at chunksize 1 / best chunksize"
+    assert pool_effects[3].holds is True, pool_effects[3]
     chunks = pool_effects[1]
     assert chunks.holds is True, chunks
     if machine.usable_cores() < 2:

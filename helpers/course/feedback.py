@@ -34,26 +34,6 @@ def unanswered(what_to_do: str, *, exercise: str | None = None) -> None:
         progress.record(exercise, None, said)
 
 
-def close_to(
-    answer: float | None,
-    truth: float,
-    *,
-    within: float = 0.2,
-    name: str = "your answer",
-    unit: str = "",
-) -> bool:
-    """Feedback on a number the learner computed: is it within a fraction `within` of truth?"""
-    if answer is None:
-        print(
-            f"➡️  {name} is still None: fill in the cell above, run it, then run this check again."
-        )
-        return False
-    ok = abs(answer - truth) <= within * abs(truth)
-    return feedback(
-        ok,
-        f"{name} = {answer:.3g}{unit}, close to the measured {truth:.3g}{unit}.",
-        f"{name} = {answer:.3g}{unit}, but this run measured {truth:.3g}{unit}. Look again at what you added up.",
-    )
 
 
 @contextlib.contextmanager

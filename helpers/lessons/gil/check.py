@@ -8,6 +8,8 @@ The names are those recorded in data/reference/*.json: keep them.
 
 from __future__ import annotations
 
+import statistics
+
 from ...course.check import Effect, Rule, report_only
 from ...machine import gil_enabled
 
@@ -34,8 +36,15 @@ CONVOY_FALLS = Rule(LESSON, "convoy: that delay at a 0.5 ms switch interval / at
 # Section 5: C code that releases the GIL
 SHA256 = Rule(LESSON, "sha256 of 1 MiB buffers: speed-up of 2 threads", ">=", 1.5, cores=2)
 # Section 2 again, against the tool learners use (a row of the instruments section)
+# py-spy needs a core of its own: on one core it takes turns with the threads it samples and
+# its samples bunch up (24 pp off under taskset -c 0 here), as the sampler's overhead does.
 PY_SPY = Rule(
-    "instruments", "py-spy GIL share vs the course's (percentage points)", "<=", 10.0, unit=" pp"
+    "instruments",
+    "py-spy GIL share vs the course's (percentage points)",
+    "<=",
+    10.0,
+    unit=" pp",
+    cores=2,
 )
 
 # the names the decision guide (helpers.course.guide) reads
@@ -93,17 +102,21 @@ def check(quick: bool = True) -> list[Effect]:
 def tool_agreement(quick: bool = True) -> list[Effect]:
     """py-spy's share of GIL-holding samples per thread against the course's hand-off timeline.
 
-    One row (PY_SPY), in percentage points: the largest gap over the two threads. It reads
-    "not applicable here" with the reason where py-spy cannot run (not installed, no
-    permission to read another process, macOS without sudo, a free-threaded build).
+    One row (PY_SPY), in percentage points: the largest gap over the two threads, the median of
+    three short runs. It reads "not applicable here" with the reason where py-spy cannot run
+    (not installed, no permission to read another process, macOS without sudo, a
+    free-threaded build).
     Called by the instruments section; taught in lesson 03, section 2.
     """
     from .profilers import py_spy_gil_share
 
-    spy = py_spy_gil_share(rate=250 if quick else 1000)
-    if spy.why_not:
-        return [PY_SPY.judge(None, why=f"not applicable here: {spy.why_not}")]
-    return [PY_SPY.judge(spy.disagreement_pp)]
+    gaps = []
+    for _ in range(3):  # one short run in a few lands 10-15 pp off; the median of 3 does not
+        spy = py_spy_gil_share(rate=250 if quick else 1000)
+        if spy.why_not:
+            return [PY_SPY.judge(None, why=f"not applicable here: {spy.why_not}")]
+        gaps.append(spy.disagreement_pp)
+    return [PY_SPY.judge(statistics.median(gaps))]
 
 
 def check_interpreters(quick: bool = True) -> list[Effect]:

@@ -118,11 +118,6 @@ class CaseResult(Result):
         """Growth of the PSS (or USS) total against the ground truth, as a signed fraction."""
         return self.growth(self.measurement.total_metric) / max(self.truth, 1) - 1
 
-    @property
-    def memory_profiler_growth(self) -> int | None:
-        mp = self.measurement.memory_profiler
-        return None if mp is None else mp.include_children_growth
-
     def row(self) -> dict:
         """This case's line in the summary table (sizes in MiB)."""
         metric = self.measurement.total_metric.upper()

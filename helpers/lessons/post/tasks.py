@@ -26,11 +26,6 @@ class Record:
     tags: dict
 
 
-def show_missing(i: int) -> None:
-    """Runs in each worker. Program 3's task as the post wrote it: print an item of a global
-    that this module never defines, so that every call raises NameError. Lesson 07, exercise 1.
-    """
-    print(read_only_list[i])  # noqa: F821 (missing on purpose, as in program 3)
 
 
 def fail_on_multiples(i: int, every: int = 3) -> int:

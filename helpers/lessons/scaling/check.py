@@ -13,7 +13,10 @@ LESSON = "scaling"
 # Section 2: at the same concurrency the waiting sets the time, not the model.
 ASYNCIO_VS_THREADS = Rule(LESSON, "asyncio time / threads time, same concurrency", "<=", 1.3)
 # Section 3: a cluster on one machine computes in parallel, like a Pool...
-DASK_SPEEDUP = Rule(LESSON, "dask speed-up on CPU-bound tasks vs one core", ">=", 1.5, cores=2)
+# Judged on the cores the tasks kept busy during each batch (task seconds / wall seconds,
+# from the workers' own task events), not on a wall speed-up against a one-core time taken
+# earlier: this VM's CPU speed swings between measurements (1.42x to 2.22x on one machine).
+DASK_SPEEDUP = Rule(LESSON, "dask: cores kept busy by CPU-bound tasks", ">=", 1.5, cores=2)
 # ... but each task costs far more to send than through a Pool's pipe.
 DASK_OVERHEAD_RATIO = Rule(LESSON, "dask overhead per task / Pool's (chunksize=1)", ">=", 2.0)
 # Reported for the teacher, without a threshold (seconds and milliseconds).
@@ -33,7 +36,7 @@ def effects(asyncio_result=None, cluster_result=None) -> list[Effect]:
     if cluster_result is not None:
         r = cluster_result
         found += [
-            DASK_SPEEDUP.judge(r.speedup("dask")),
+            DASK_SPEEDUP.judge(r.cores_busy("dask")),
             report_only(LESSON, STARTUP, r.startup["dask"], unit=" s"),
             report_only(LESSON, OVERHEAD, r.overhead("dask Client.map") * 1e3, unit=" ms"),
             DASK_OVERHEAD_RATIO.judge(

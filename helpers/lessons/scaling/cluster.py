@@ -145,7 +145,28 @@ class ClusterResult(Result):
         return self.tasks * self.one_task
 
     def speedup(self, side: str) -> float:
+        """One core's time for the batch (measured before, in this process) / the batch's wall time."""
         return self.serial_estimate / self.batch_wall(side)
+
+    def cores_busy(self, side: str) -> float | None:
+        """Median over that side's batches of (task seconds inside the batch) / its wall seconds.
+
+        The tasks' own events (cpu.spin is recorded) and the wall time come from the same
+        moment, so a VM whose CPU speed swings between measurements cannot bias it, as it can
+        speedup(), whose one-core time was measured earlier. None without task events.
+        Lesson 06, section 3; the check judges it.
+        """
+        tasks = self.measurement.tasks if self.measurement is not None else []
+        ratios = []
+        for b in self.batches:
+            if b.side == side:
+                busy = sum(
+                    min(e.end, b.end) - max(e.start, b.start)
+                    for e in tasks
+                    if e.task == "spin" and e.end > b.start and e.start < b.end
+                )
+                ratios.append(busy / b.wall)
+        return statistics.median(ratios) if ratios and any(ratios) else None
 
     def overhead(self, way: str) -> float:
         """Median seconds per tiny task, minus the task's own time in this process."""
