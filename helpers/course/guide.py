@@ -44,7 +44,7 @@ def quick_pool() -> list[Effect]:
     if usable_cores() < SPEEDUP.cores:  # a speed-up cannot show: say so instead of measuring
         return [SPEEDUP.judge(None)]
     speed = speedup_sweep([1, 2], total_seconds=0.6, serial_share=None, repeats=3, measure_cpu=True)
-    return [SPEEDUP.judge(speed.tasks_at_once(2))]
+    return [SPEEDUP.judge(speed.cores_in_use(2))]
 
 
 def quick_threads() -> list[Effect]:

@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from multiprocessing.pool import Pool
 
-from ...events import task
+from ...events import cpu_inside, task
 from ...machine import require_workers
 from ...machine import usable_cores as machine_cores
 from ...probes import measure
@@ -71,26 +71,22 @@ class SpeedupResult(Result):
         ]
         return statistics.mean(inside) if inside else None
 
-    def tasks_at_once(self, workers: int) -> float | None:
-        """Median over rounds of (task seconds inside the span) / span seconds, all-parallel runs.
+    def cores_in_use(self, workers: int) -> float | None:
+        """Median over rounds of the tasks' CPU seconds inside the span / the span's seconds.
 
-        The workers' own task events (cpu.spin is recorded) and the span come from the same
-        moment, so a VM whose CPU speed swings from one second to the next, which can move
-        the wall speed-up between 1.2x and 2x on the same machine, barely moves this figure:
-        about 2 for 2 workers that really run at once. None without task events.
-        Lesson 01, section 5; the check judges it.
+        From the workers' own task events (cpu.spin is recorded with its thread's CPU time),
+        taken at the same moment as the span: about 2 for 2 workers that really run in
+        parallel, about 1 when they take turns on one core. A VM whose CPU speed swings
+        from one second to the next moves the wall speed-up (1.2x to 1.9x here) but not
+        this. Trap: task durations alone would count two tasks sharing one core as 2.
+        None without task events. Lesson 01, section 5; the check judges it.
         """
         if self.measurement is None:
             return None
         ratios = []
         for w, variant, start, end in self.spans:
             if w == workers and variant == "all parallel":
-                busy = sum(
-                    min(e.end, end) - max(e.start, start)
-                    for e in self.measurement.tasks
-                    if e.task == "spin" and e.end > start and e.start < end
-                )
-                ratios.append(busy / (end - start))
+                ratios.append(cpu_inside(self.measurement.tasks, "spin", start, end) / (end - start))
         return statistics.median(ratios) if ratios and any(ratios) else None
 
     def other_cores(self) -> float | None:

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...events import cpu_inside
 from ...machine import require_workers, start_method, usable_cores
 from ...probes import measure
 from ...results import Result
@@ -149,23 +150,16 @@ class ClusterResult(Result):
         return self.serial_estimate / self.batch_wall(side)
 
     def cores_busy(self, side: str) -> float | None:
-        """Median over that side's batches of (task seconds inside the batch) / its wall seconds.
+        """Median over that side's batches of the tasks' CPU seconds inside it / its wall seconds.
 
-        The tasks' own events (cpu.spin is recorded) and the wall time come from the same
-        moment, so a VM whose CPU speed swings between measurements cannot bias it, as it can
-        speedup(), whose one-core time was measured earlier. None without task events.
+        The tasks' own events (cpu.spin is recorded with its CPU time) and the wall time come
+        from the same moment, so a VM whose CPU speed swings between measurements cannot bias
+        it, as it can speedup(), whose one-core time was measured earlier; and two tasks
+        taking turns on one core count as one core. None without task events.
         Lesson 06, section 3; the check judges it.
         """
         tasks = self.measurement.tasks if self.measurement is not None else []
-        ratios = []
-        for b in self.batches:
-            if b.side == side:
-                busy = sum(
-                    min(e.end, b.end) - max(e.start, b.start)
-                    for e in tasks
-                    if e.task == "spin" and e.end > b.start and e.start < b.end
-                )
-                ratios.append(busy / b.wall)
+        ratios = [cpu_inside(tasks, "spin", b.start, b.end) / b.wall for b in self.batches if b.side == side]
         return statistics.median(ratios) if ratios and any(ratios) else None
 
     def overhead(self, way: str) -> float:
