@@ -15,6 +15,7 @@ import pytest
 
 from helpers import machine
 from helpers.course import check as check_module
+from helpers.course.check import Rule
 from helpers.course.registry import check_sections, experiments, resolve
 from helpers.lessons import pool
 from helpers.lessons.pool import check as pool_check
@@ -437,7 +438,7 @@ def test_registry_entries_resolve():
 
 
 def test_reference_results_read_recorded_checks(tmp_path, monkeypatch):
-    effects = [check_module.at_least("pool", pool_check.SPEEDUP.effect, 1.93, 1.6, cores=1)]
+    effects = [Rule("pool", pool_check.SPEEDUP.effect, ">=", 1.6, cores=1).judge(1.93)]
     (tmp_path / "known.json").write_text(json.dumps(check_module.machine_record(effects)))
     monkeypatch.setenv("HELPERS_REFERENCE_DIR", str(tmp_path))
     table = pool.reference_results(pool_check.SPEEDUP.effect)

@@ -18,7 +18,7 @@ import pytest
 
 from helpers import measure
 from helpers.course import guide, progress, reference
-from helpers.course.check import Rule, at_least, at_most, machine_record, report_only
+from helpers.course.check import Rule, machine_record, report_only
 from helpers.course.registry import LESSONS, check_sections, experiments, resolve
 from helpers.lessons import scaling
 from helpers.lessons.scaling import waits
@@ -60,12 +60,12 @@ def test_reference_missing_folder_gives_nothing(tmp_path, monkeypatch):
 def test_reference_loads_labels_and_picks_the_best_match(tmp_path, monkeypatch):
     monkeypatch.setenv(reference.FOLDER_VARIABLE, str(tmp_path))
     effect = "2 processes vs 1, CPU-bound"
-    _write(tmp_path, "one-core.json", [at_least("pool", effect, 1.0, 1.5, cores=2)],
+    _write(tmp_path, "one-core.json", [Rule("pool", effect, ">=", 1.5, cores=2).judge(1.0)],
            usable_cores=1)
-    _write(tmp_path, "two-cores-failed.json", [at_least("pool", effect, 1.2, 1.5)],
+    _write(tmp_path, "two-cores-failed.json", [Rule("pool", effect, ">=", 1.5).judge(1.2)],
            usable_cores=2, start_method="spawn")
-    _write(tmp_path, "two-cores.json", [at_least("pool", effect, 1.95, 1.5)], usable_cores=2)
-    _write(tmp_path, "eight-cores.json", [at_least("pool", effect, 1.97, 1.5)], usable_cores=8)
+    _write(tmp_path, "two-cores.json", [Rule("pool", effect, ">=", 1.5).judge(1.95)], usable_cores=2)
+    _write(tmp_path, "eight-cores.json", [Rule("pool", effect, ">=", 1.5).judge(1.97)], usable_cores=8)
     (tmp_path / "broken.json").write_text("{not json")
     (tmp_path / "other.json").write_text(json.dumps({"effects": []}))
 
@@ -461,8 +461,8 @@ def test_guide_names_only_effects_that_a_check_measures():
 def test_guide_puts_given_effects_beside_references(tmp_path, monkeypatch):
     monkeypatch.setenv(reference.FOLDER_VARIABLE, str(tmp_path))
     key = guide.KEY_FIGURES[0]
-    _write(tmp_path, "ref.json", [at_least(key.section, key.effect, 12.0, 8.0)], usable_cores=4)
-    here = [at_least(key.section, key.effect, 9.5, 8.0)]
+    _write(tmp_path, "ref.json", [Rule(key.section, key.effect, ">=", 8.0).judge(12.0)], usable_cores=4)
+    here = [Rule(key.section, key.effect, ">=", 8.0).judge(9.5)]
     g = guide.decision_guide(sections=[], effects=here)
     assert g.seconds == {}  # nothing ran
     row = g.guide[0]
@@ -477,7 +477,7 @@ def test_guide_puts_given_effects_beside_references(tmp_path, monkeypatch):
 
 def test_guide_says_why_an_effect_cannot_show():
     key = guide.KEY_FIGURES[0]
-    cannot = at_least(key.section, key.effect, 1.0, 8.0, cores=10_000)
+    cannot = Rule(key.section, key.effect, ">=", 8.0, cores=10_000).judge(1.0)
     g = guide.decision_guide(sections=[], effects=[cannot])
     assert g.guide[0].status == "cannot show it"
     assert any("cannot show" in f and "needs 10000 usable cores" in f for f in g.findings)
@@ -494,8 +494,8 @@ def test_guide_rejects_unknown_sections():
 
 
 def test_threshold_is_read_from_the_expectation():
-    assert guide.threshold_in(at_least("l", "e", 1.0, 8.0, cores=2).expected) == 8.0
-    assert guide.threshold_in(at_most("l", "e", 1.0, 1.3).expected) == 1.3
+    assert guide.threshold_in(Rule("l", "e", ">=", 8.0, cores=2).judge(1.0).expected) == 8.0
+    assert guide.threshold_in(Rule("l", "e", "<=", 1.3).judge(1.0).expected) == 1.3
     assert guide.threshold_in(report_only("l", "e", 1.0).expected) is None
 
 

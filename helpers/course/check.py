@@ -64,56 +64,27 @@ class Rule:
         """Whether a measured figure meets the threshold (ignoring the cores condition)."""
         return measured >= self.threshold if self.op == ">=" else measured <= self.threshold
 
+    @property
+    def expected(self) -> str:
+        """The condition as the check prints it: '>= 1.6x with 2+ usable cores'."""
+        cores = f" with {self.cores}+ usable cores" if self.cores > 1 else ""
+        return f"{self.op} {self.threshold:g}{self.unit}{cores}"
+
     def judge(self, measured: float | None, why: str = "") -> Effect:
-        """The Effect for a figure measured now."""
-        return _compare(
-            self.lesson, self.effect, measured, self.threshold, self.unit, self.cores, why, self.op
-        )
+        """The Effect for a figure measured now: not applicable (holds None) with too few
+        usable cores or nothing measured, saying why."""
+        missing = needs_cores(self.cores)
+        if missing or measured is None:
+            why = missing or why or "not measured"
+            return Effect(self.lesson, self.effect, self.expected, measured, self.unit, None, why)
+        holds = self.holds(measured)
+        return Effect(self.lesson, self.effect, self.expected, measured, self.unit, holds, why)
 
 
 def needs_cores(cores: int) -> str:
     """'' if this machine has at least `cores` usable cores, else the reason it cannot show."""
     have = usable_cores()
     return "" if have >= cores else f"needs {cores} usable cores, this machine has {have}"
-
-
-def at_least(
-    lesson: str,
-    effect: str,
-    measured: float | None,
-    threshold: float,
-    *,
-    unit: str = "x",
-    cores: int = 1,
-    why: str = "",
-) -> Effect:
-    """An effect that holds when measured >= threshold (not applicable with too few cores)."""
-    return _compare(lesson, effect, measured, threshold, unit, cores, why, ">=")
-
-
-def at_most(
-    lesson: str,
-    effect: str,
-    measured: float | None,
-    threshold: float,
-    *,
-    unit: str = "x",
-    cores: int = 1,
-    why: str = "",
-) -> Effect:
-    """An effect that holds when measured <= threshold (not applicable with too few cores)."""
-    return _compare(lesson, effect, measured, threshold, unit, cores, why, "<=")
-
-
-def _compare(lesson, effect, measured, threshold, unit, cores, why, op) -> Effect:
-    expected = f"{op} {threshold:g}{unit}" + (f" with {cores}+ usable cores" if cores > 1 else "")
-    missing = needs_cores(cores)
-    if missing or measured is None:
-        return Effect(
-            lesson, effect, expected, measured, unit, None, missing or why or "not measured"
-        )
-    holds = measured >= threshold if op == ">=" else measured <= threshold
-    return Effect(lesson, effect, expected, measured, unit, holds, why)
 
 
 def report_only(
