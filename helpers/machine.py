@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 
 from .footprint import footprint
+from .units import MiB
 
 START_METHOD_VARIABLE = "HELPERS_START_METHOD"
 KNOWN_START_METHODS = ("fork", "spawn", "forkserver")
@@ -174,8 +175,8 @@ def require_size(nbytes: int, *, what: str = "data") -> int:
     budget = memory_budget_bytes()
     if nbytes > budget:
         raise ValueError(
-            f"{what} of {nbytes / 2**20:.0f} MiB exceeds this machine's memory budget of "
-            f"{budget / 2**20:.0f} MiB ({BUDGET_SHARE:.0%} of the memory available now); "
+            f"{what} of {nbytes / MiB:.0f} MiB exceeds this machine's memory budget of "
+            f"{budget / MiB:.0f} MiB ({BUDGET_SHARE:.0%} of the memory available now); "
             "ask for a smaller size"
         )
     return nbytes
@@ -304,7 +305,7 @@ class Fingerprint:
                 "experiments size their data to fit under it."
             )
         notes.append(
-            f"Experiments use up to {self.memory_budget_bytes / 2**20:.0f} MiB for data "
+            f"Experiments use up to {self.memory_budget_bytes / MiB:.0f} MiB for data "
             f"(a quarter of the {self.memory_available_bytes / 2**30:.1f} GiB available)."
         )
         if not self.pss_available:
@@ -381,7 +382,7 @@ def fingerprint() -> Fingerprint:
 
 
 SMALL_VARIABLE = "HELPERS_SMALL"
-SMALL_BUDGET_BYTES = 512 * 2**20
+SMALL_BUDGET_BYTES = 512 * MiB
 
 
 def small_machine() -> bool:

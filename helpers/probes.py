@@ -34,6 +34,7 @@ from . import events
 from .events import TaskEvent
 from .footprint import trim_heap
 from .processes import helpers_env
+from .units import MiB
 
 METRICS = ("rss", "uss", "pss")
 MIN_INTERVAL = 0.01
@@ -90,7 +91,7 @@ class MemoryProfilerView:
 
     @classmethod
     def from_readings(cls, readings: list[tuple[float, list]]) -> MemoryProfilerView:
-        mib = 2**20
+        mib = MiB
         per_process: dict[int, int] = {}
         for _, (_, children) in readings:
             for pid, value in children.items():
@@ -244,7 +245,7 @@ class Measurement:
 
     def summary(self) -> dict[str, float]:
         """Headline figures: seconds, CPU seconds, and MiB."""
-        mib = 2**20
+        mib = MiB
         out = {
             "wall_s": self.wall,
             "cpu_s": self.cpu_time,
@@ -259,7 +260,7 @@ class Measurement:
         return out
 
     def _repr_html_(self) -> str:
-        mib = 2**20
+        mib = MiB
 
         def cell(v):
             return "n/a" if v is None else f"{v / mib:.1f}"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..events import TaskEvent, emit
+from ..units import MiB
 from . import cpu
 
 BLOCK_SECONDS = 50e-6  # work between two progress stamps
@@ -320,7 +321,7 @@ class CInputs:
     steps: int  # pure-Python loop steps in one unit
 
 
-def make_inputs(nbytes: int = 2**20) -> CInputs:
+def make_inputs(nbytes: int = MiB) -> CInputs:
     """Random inputs: nbytes for sha256, a sixteenth for zlib, a quarter (as floats) for numpy.
 
     The sizes make one unit of each kind take a few milliseconds.

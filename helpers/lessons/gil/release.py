@@ -18,6 +18,7 @@ from ...machine import gil_enabled, require_size, require_workers
 from ...results import Result
 from ...runner import DEFAULT_TIMEOUT
 from ...timing import alternating
+from ...units import MiB
 from ...workloads.gil import KINDS, c_work, make_inputs, run_threads, unit_seconds
 from .check import SHA256
 
@@ -110,7 +111,7 @@ def gil_release(
     seconds: float = 0.15,
     repeats: int = 3,
     *,
-    nbytes: int = 2**20,
+    nbytes: int = MiB,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> GilReleaseResult:
     """Pure Python against GIL-releasing C code (sha256, zlib, numpy), split over threads.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ...course.check import Effect, Rule, report_only
 from ...machine import start_method, start_methods
+from ...units import MiB
 
 LESSON = "post"
 
@@ -31,7 +32,7 @@ IO_SPEEDUP = Rule(LESSON, "waits on 8 threads: speed-up", ">=", 3.0, unit="x")
 # processes against threads (claim 4)
 MEMORY_PER_WORKER = Rule(LESSON, "memory per worker: process / thread", ">=", 10.0, unit="x")
 EXCHANGE_COST = Rule(LESSON, "handing 8 MiB over: process / thread", ">=", 10.0, unit="x")
-PAGE_MIB = 4096 / 2**20  # a thread's cost is read in whole pages: its floor
+PAGE_MIB = 4096 / MiB  # a thread's cost is read in whole pages: its floor
 
 # sharing (claims 8-12)
 MANAGER_SLOWER = Rule(LESSON, "a read: Manager proxy / sharedctypes", ">=", 5.0, unit="x")
