@@ -129,18 +129,17 @@ def test_interpreters_use_two_cores_where_threads_use_one():
 
 def one_after_the_other(code, n):
     """Right in all but one thing: each thread is joined before the next one starts."""
-    for _ in range(n):
-        interp = sub.interpreters.create()
-        errors = []
 
-        def run():
-            try:
-                interp.exec(code)
-            except Exception as exc:
-                errors.append(exc)
-
+    def run(interp, errors):
         try:
-            t = threading.Thread(target=run)
+            interp.exec(code)
+        except Exception as exc:
+            errors.append(exc)
+
+    for _ in range(n):
+        interp, errors = sub.interpreters.create(), []
+        try:
+            t = threading.Thread(target=run, args=(interp, errors))
             t.start()
             t.join()
         finally:
