@@ -64,7 +64,11 @@ if __name__ == "__main__":
 '''
 TASK_FUNCTION = "spin_timed"
 MAP_FUNCTION = "map_at_chunksize"
-VIZTRACER_OPTIONS = ["--quiet", "--ignore_c_function", "--min_duration", "20"]  # µs
+# "--min_duration=20us" in one word: viztracer 1.1.1 passes on to spawn and forkserver workers
+# its options minus every word that is also a word of the script's command line
+# (main.py: `elem not in command`). With 20 tasks, "--min_duration" "20" reached the workers
+# without its "20"; each worker then died at start-up and the Pool replaced it for ever.
+VIZTRACER_OPTIONS = ["--quiet", "--ignore_c_function", "--min_duration=20us"]
 
 
 def viztracer_missing() -> str:
