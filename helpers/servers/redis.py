@@ -30,6 +30,8 @@ from pathlib import Path
 
 import psutil
 
+from .http import stop_server
+
 START_TIMEOUT = 15.0  # seconds for the server to answer PING (a loaded machine is slow)
 FOLDER_PREFIX = "helpers-redis-"  # <prefix><owner pid>-<random>: lets orphans be recognised
 _MAX_SOCKET_PATH = 100  # Unix socket paths are limited to about 104-108 bytes
@@ -74,22 +76,21 @@ class RedisServer:
 
     @property
     def address(self) -> str:
-        return (
-            f"unix://{self.unix_socket}" if self.unix_socket else f"redis://127.0.0.1:{self.port}"
-        )
+        """The server's URL: unix://<socket path>, or redis://127.0.0.1:<port>."""
+        if self.unix_socket:
+            return f"unix://{self.unix_socket}"
+        return f"redis://127.0.0.1:{self.port}"
 
     def client(self, **options):
         """A new redis-py client for this server (close it when done)."""
         import redis
 
-        if self.unix_socket:
-            return redis.Redis(unix_socket_path=self.unix_socket, **options)
-        return redis.Redis(host="127.0.0.1", port=self.port, **options)
+        return redis.Redis.from_url(self.address, **options)
 
     def stop(self, grace: float = 3.0) -> None:
         """Stop the server and remove its folder; calling it twice is harmless."""
         if self.process is not None:
-            _end(self.process, grace)
+            stop_server(self.process, grace)  # with save "" a SIGTERM writes nothing: quick
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -119,24 +120,10 @@ def _config(folder: Path, unix_socket: str | None, port: int | None, maxmemory: 
     return "\n".join(lines) + "\n"
 
 
-def _end(process: subprocess.Popen, grace: float) -> None:
-    if process.poll() is None:
-        process.terminate()  # with save "" a SIGTERM writes nothing and exits at once
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def _owner_pid(folder: Path) -> int | None:
     """The pid in a server folder's name (helpers-redis-<pid>-<random>), None if it has none."""
-    if not folder.name.startswith(FOLDER_PREFIX):
-        return None
-    try:
-        return int(folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0])
-    except ValueError:
-        return None
+    head = folder.name.removeprefix(FOLDER_PREFIX).split("-", 1)[0]
+    return int(head) if folder.name.startswith(FOLDER_PREFIX) and head.isdecimal() else None
 
 
 def _owner_alive(folder: Path) -> bool:
@@ -191,8 +178,8 @@ def servers_of(pid: int | None = None) -> list[psutil.Process]:
 
 def folders_of(pid: int | None = None) -> list[Path]:
     """Server folders of process pid (default: this one) still in the temporary directory."""
-    marker = f"{FOLDER_PREFIX}{os.getpid() if pid is None else pid}-"
-    return sorted(Path(tempfile.gettempdir()).glob(f"{marker}*"))
+    prefix = f"{FOLDER_PREFIX}{os.getpid() if pid is None else pid}-"
+    return sorted(Path(tempfile.gettempdir()).glob(f"{prefix}*"))
 
 
 def _wait_until_ready(server: RedisServer, timeout: float) -> None:
@@ -240,13 +227,9 @@ def start_redis(*, unix_socket: bool = True, maxmemory: int | None = None) -> Re
         port = None if socket_path else _free_port()
         conf = folder / "redis.conf"
         conf.write_text(_config(folder, socket_path, port, maxmemory))
-        process = subprocess.Popen(
-            [binary, str(conf)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=folder,
-        )
+        quiet = subprocess.DEVNULL
+        process = subprocess.Popen([binary, str(conf)], stdin=quiet, stdout=quiet, stderr=quiet,
+                                   cwd=folder)
         server = RedisServer(binary, folder, process.pid, socket_path, port, 0.0, process)
         _wait_until_ready(server, START_TIMEOUT)
         server.start_seconds = time.perf_counter() - started
@@ -259,13 +242,9 @@ def start_redis(*, unix_socket: bool = True, maxmemory: int | None = None) -> Re
 
 
 @contextmanager
-def redis_server(
-    *, unix_socket: bool = True, maxmemory: int | None = None
-) -> Iterator[RedisServer]:
-    """Run a private Redis server for the block: ``with redis_server() as server: ...``.
-
-    The server is stopped and its folder removed when the block ends, by error or interrupt too.
-    """
+def redis_server(*, unix_socket: bool = True,
+                 maxmemory: int | None = None) -> Iterator[RedisServer]:
+    """Run a private Redis server for the block (see start_redis): it always stops after."""
     server = start_redis(unix_socket=unix_socket, maxmemory=maxmemory)
     try:
         yield server

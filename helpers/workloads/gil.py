@@ -1,13 +1,11 @@
 """Thread work for the GIL lesson: stamped CPU-bound loops, GIL-releasing C work, a wake-up probe.
 
 Introduced in 03_gil_contention.ipynb. Every thread started here checks a stop Event between
-short blocks of work, so an error, a timeout or an interrupt ends all of them within
-milliseconds: the lesson never leaves a thread running after a cell.
+short blocks of work, so an error, a timeout or an interrupt ends them all within milliseconds.
 
-The progress stamps are how we see the GIL: a CPU-bound thread appends time.perf_counter()
-to a preallocated list after every block of about 50 us of work. Reading the clock and
-storing a float costs about 0.1 us, so stamping changes the work by well under 1%. Where the
-stamps of a thread stop for a few milliseconds, another thread held the interpreter.
+The progress stamps are how we see the GIL: a CPU-bound thread stores time.perf_counter()
+in a preallocated list after every block of about 50 us of work (about 0.1 us, well under 1%
+of the work). Where a thread's stamps stop for milliseconds, another held the interpreter.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ import os
 import sys
 import threading
 import time
+import timeit
 import weakref
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -33,9 +32,7 @@ BLOCK_SECONDS = 50e-6  # work between two progress stamps
 STOP_TIMEOUT = 10.0  # seconds to wait for threads to notice the stop Event
 WORK_EVERY = 1000  # loop steps between two stamps in work(): about 50 us, fixed so that a
 # spawned worker need not calibrate (which would delay its start by a few hundred ms)
-
-
-_seconds_per_block: dict[int, float] = {}
+_seconds_per_block: dict[int, float] = {}  # steps_for's timing of one block, per block size
 
 
 def block_steps(seconds: float = BLOCK_SECONDS) -> int:
@@ -47,33 +44,24 @@ def steps_for(seconds: float, every: int | None = None) -> int:
     """Loop steps, a whole number of blocks, that stamped_spin runs in about `seconds`.
 
     Short loops run faster per step than cpu.calibrate()'s long one (their numbers stay
-    small), so the blocks are timed themselves, once per process: the best of 3 runs.
+    small), so the blocks are timed themselves, once per process: the best of 3 runs of 10 ms.
     """
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
         raise ValueError(f"seconds must be a positive number, got {seconds!r}")
     every = block_steps() if every is None else every
     if every not in _seconds_per_block:
         blocks = max(1, round(0.01 / BLOCK_SECONDS))
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            for _ in range(blocks):
-                cpu.spin(every)
-            best = min(best, (time.perf_counter() - start) / blocks)
-        _seconds_per_block[every] = best
+        runs = timeit.repeat(functools.partial(cpu.spin, every), number=blocks, repeat=3)
+        _seconds_per_block[every] = min(runs) / blocks
     return every * max(1, round(seconds / _seconds_per_block[every]))
-
-
-# -- CPU-bound work that stamps its progress ------------------------------------------------
 
 
 @dataclass
 class Progress:
     """One worker's run: when it started and when it finished each block (perf_counter s).
 
-    cpu is the CPU seconds of the worker's own thread: it shows whether the worker ran or
-    only waited. perf_counter reads a system-wide monotonic clock, so stamps taken in worker
-    processes line up with the parent's.
+    cpu: CPU seconds of the worker's own thread (did it run or only wait). perf_counter reads
+    a system-wide monotonic clock, so stamps taken in worker processes line up with the parent's.
     """
 
     label: str
@@ -98,17 +86,14 @@ def stamped_spin(
     """
     blocks = max(1, steps // max(1, every))
     stamps = [0.0] * blocks
-    clock = time.perf_counter
-    loop = cpu.count_steps
+    clock, loop = time.perf_counter, cpu.count_steps  # local names: a stamp costs less
     cpu0, start = time.thread_time(), clock()
-    done = blocks
     for b in range(blocks):
         loop(every)
         stamps[b] = clock()
         if stop is not None and stop.is_set():
-            done = b + 1
+            del stamps[b + 1 :]
             break
-    del stamps[done:]
     thread = threading.current_thread().name
     return Progress(label or thread, os.getpid(), thread, start, stamps, time.thread_time() - cpu0)
 
@@ -116,21 +101,15 @@ def stamped_spin(
 def progress_spans(progress: Progress, block: float) -> list[tuple[float, float]]:
     """The stretches (start, end), in perf_counter s, during which a worker made progress.
 
-    block: the seconds of one block of work. Stamps closer than 4 blocks are merged; the
-    trap is a shorter threshold, which would split a stretch wherever the OS paused the
-    thread for a moment. Lesson 03, section 1 (the timelines).
+    block: the seconds of one block of work. Stamps closer than 4 blocks are merged (trap: a
+    shorter threshold splits a stretch wherever the OS paused the thread). Lesson 03, section 1.
     """
     spans: list[tuple[float, float]] = []
-    first = previous = None
     for t in progress.stamps:
-        if previous is not None and t - previous > 4 * block:
-            spans.append((first, previous))
-            first = None
-        if first is None:
-            first = t - block
-        previous = t
-    if first is not None:
-        spans.append((first, previous))
+        if spans and t - spans[-1][1] <= 4 * block:
+            spans[-1] = (spans[-1][0], t)
+        else:
+            spans.append((t - block, t))
     return spans
 
 
@@ -142,14 +121,12 @@ def work(
 ) -> None:
     """Runs in each worker. `steps` steps of a pure-Python loop, in a thread or a process.
 
-    The loop holds the GIL throughout (on a GIL build). After each block of `every` steps it
-    notes time.perf_counter(); when done it tells the enclosing helpers.measure() when it
-    worked: one "work" event (its first and last step, its thread's CPU seconds) and one
-    "progress" event per stretch it ran without waiting. Outside a measurement it reports
-    nothing. stop: an Event that ends the loop early. ready: a Barrier to wait at before
-    the first step, so that processes started one after another begin their work together
-    (the trap otherwise: the first process's head start counts as work time). Lesson 03,
-    section 1.
+    The loop holds the GIL throughout (on a GIL build) and notes time.perf_counter() after each
+    block of `every` steps. When done it tells the enclosing helpers.measure() (nothing outside
+    one) when it worked: one "work" event (first and last step, its thread's CPU seconds) and
+    one "progress" event per stretch it ran without waiting. stop: an Event that ends the loop
+    early. ready: a Barrier to wait at first, so processes started one after another begin
+    together (trap: else the first one's head start counts as work time). Lesson 03, section 1.
     """
     if ready is not None:
         ready.wait(STOP_TIMEOUT)
@@ -164,18 +141,15 @@ def work(
 
 def spin_until(stop: threading.Event, every: int) -> int:
     """Burn the GIL in blocks of `every` steps until stop is set; return the blocks done."""
-    blocks = 0
-    loop = cpu.count_steps
+    blocks, loop = 0, cpu.count_steps
     while not stop.is_set():
         loop(every)
         blocks += 1
     return blocks
 
 
-# -- running threads that always end -------------------------------------------------------
-
-
 _started: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+Work = Callable[[threading.Event], Any]  # a function the threads here run: work(stop)
 
 
 def running_threads() -> list[threading.Thread]:
@@ -188,7 +162,6 @@ class ThreadGroup:
     """Threads running work(stop) functions; results and errors land here in start order."""
 
     threads: list[threading.Thread]
-    stop: threading.Event
     results: list[Any] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
 
@@ -208,16 +181,16 @@ class ThreadGroup:
 
 
 @contextmanager
-def thread_group(works: Sequence[Callable[[threading.Event], Any]], name: str = "worker"):
+def thread_group(works: Sequence[Work], name: str = "worker"):
     """Start one thread per work(stop) function; on leaving, set stop and join them all.
 
     Leaving covers a normal end, an error, a timeout and KeyboardInterrupt: each work
     function checks stop between short blocks, so the join returns within milliseconds.
     """
     stop = threading.Event()
-    group = ThreadGroup([], stop, [None] * len(works))
+    group = ThreadGroup([], [None] * len(works))
 
-    def run(index: int, work: Callable[[threading.Event], Any]) -> None:
+    def run(index: int, work: Work) -> None:
         try:
             group.results[index] = work(stop)
         except BaseException as exc:  # reported by join(); the other threads stop too
@@ -239,9 +212,7 @@ def thread_group(works: Sequence[Callable[[threading.Event], Any]], name: str = 
             t.join(STOP_TIMEOUT)
 
 
-def run_threads(
-    works: Sequence[Callable[[threading.Event], Any]], *, timeout: float = 60.0, name="worker"
-) -> list[Any]:
+def run_threads(works: Sequence[Work], *, timeout: float = 60.0, name="worker") -> list[Any]:
     """Run each work(stop) in its own thread, all at once; return their results in order."""
     with thread_group(works, name=name) as group:
         return group.join(timeout)
@@ -271,11 +242,8 @@ def busy_threads(count: int, every: int | None = None) -> Iterator[ThreadGroup]:
 
 @contextmanager
 def switch_interval(seconds: float) -> Iterator[float]:
-    """Set sys.setswitchinterval(seconds) for the block and restore the old value after it.
-
-    The switch interval is how long a thread waiting for the GIL waits before it asks the
-    holder to let go (default 0.005 s).
-    """
+    """Set sys.setswitchinterval(seconds) for the block, then restore the old value: how long a
+    thread waiting for the GIL waits before it asks the holder to let go (default 0.005 s)."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
         raise ValueError(
             f"the switch interval must be a positive number of seconds, got {seconds!r}"
@@ -288,17 +256,13 @@ def switch_interval(seconds: float) -> Iterator[float]:
         sys.setswitchinterval(old)
 
 
-# -- the wake-up probe ---------------------------------------------------------------------
-
-
 def wakeup_delays(samples: int, period: float = 0.001) -> list[float]:
     """Sleep `period` seconds `samples` times; return how late each sleep ended, in seconds.
 
     After time.sleep the thread must take the GIL back before its next line runs, so the
     delay includes any wait for the GIL: this is an I/O thread's reaction time.
     """
-    delays = [0.0] * samples
-    clock = time.perf_counter
+    delays, clock = [0.0] * samples, time.perf_counter
     for i in range(samples):
         start = clock()
         time.sleep(period)
@@ -306,8 +270,7 @@ def wakeup_delays(samples: int, period: float = 0.001) -> list[float]:
     return delays
 
 
-# -- C code that releases the GIL ---------------------------------------------------------
-
+# the kinds of c_work(): pure Python, then C code that releases the GIL
 KINDS = ("pure Python", "sha256", "zlib", "numpy")
 
 
@@ -322,10 +285,8 @@ class CInputs:
 
 
 def make_inputs(nbytes: int = MiB) -> CInputs:
-    """Random inputs: nbytes for sha256, a sixteenth for zlib, a quarter (as floats) for numpy.
-
-    The sizes make one unit of each kind take a few milliseconds.
-    """
+    """Random inputs: nbytes for sha256, a sixteenth for zlib, a quarter (as floats) for numpy,
+    so that one unit of each kind takes a few milliseconds."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -365,16 +326,7 @@ def c_work(kind: str, units: int, inputs: CInputs, stop: threading.Event | None 
 
 def unit_seconds(kind: str, inputs: CInputs, repeats: int = 3) -> float:
     """Seconds one unit of kind takes on one thread here (the best of a few runs)."""
-    unit = _unit(kind, inputs)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        unit()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-# -- a child process for tools that watch from outside (py-spy) ----------------------------
+    return min(timeit.repeat(_unit(kind, inputs), number=1, repeat=repeats))
 
 
 def stamp_threads_to_file(out: str, every: int, *steps: int) -> None:
@@ -391,10 +343,9 @@ def stamp_threads_to_file(out: str, every: int, *steps: int) -> None:
 
     works = [functools.partial(stamped, int(n)) for n in steps]
     found = run_threads(works, name="course")
+    stamps = {p.thread: {"tid": tid, "start": p.start, "stamps": p.stamps} for p, tid in found}
     with open(out, "w") as f:
-        json.dump(
-            {p.thread: {"tid": tid, "start": p.start, "stamps": p.stamps} for p, tid in found}, f
-        )
+        json.dump(stamps, f)
 
 
 if __name__ == "__main__":

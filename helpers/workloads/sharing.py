@@ -160,11 +160,6 @@ def attach(name: str, handle, barrier, lock) -> None:
     util.Finalize(_store, _store.close, exitpriority=10)  # detach when the worker exits
 
 
-def _together() -> None:
-    """Wait until every worker of the pool has reached this point."""
-    _barrier.wait(BARRIER_TIMEOUT)
-
-
 def read_and_write(seconds: float, seed: int, write: bool = True, hold: float = 0.2) -> dict:
     """Runs in each worker. The common task: read everything, then items, then write items.
 
@@ -173,7 +168,7 @@ def read_and_write(seconds: float, seed: int, write: bool = True, hold: float = 
     (a low-priority process) sees the final state even on a busy machine. Returns counts
     and seconds per phase, and a few indices written (to MARK) for the parent to check.
     """
-    _together()
+    _barrier.wait(BARRIER_TIMEOUT)  # every worker starts its timed phases together
     out = {"pid": os.getpid(), "attach_s": _attach_seconds}
     rng = np.random.default_rng(seed)
     n = _store.n
@@ -198,7 +193,7 @@ def read_and_write(seconds: float, seed: int, write: bool = True, hold: float = 
         with task("write items"):
             out["writes"], out["write_s"] = sharing.timed_ops(write_and_note, pick, seconds)
     out["written"] = written
-    _together()
+    _barrier.wait(BARRIER_TIMEOUT)
     with task("hold"):
         time.sleep(hold)
     return out
@@ -210,7 +205,7 @@ def count_up(seconds: float, safely: bool) -> int:
     safely=False reads and writes back (updates can be lost); safely=True uses the
     strategy's protection: a lock, or an operation the server does in one step.
     """
-    _together()
+    _barrier.wait(BARRIER_TIMEOUT)
 
     def add(indices) -> None:
         for _ in indices:

@@ -11,7 +11,8 @@ Introduced in 03_gil_contention.ipynb. A map of the lesson, section by section:
     4 the convoy effect                   switching.py  convoy()
     5 C code that releases the GIL        release.py    gil_release()
     6 free-threaded CPython               reference.py  free_threading()
-    7 our figures beside published ones   cited.py      published_comparison(), plot_published()
+    7 subinterpreters: one GIL each       interpreters.py  compare_models()
+    8 our figures beside published ones   cited.py      published_comparison(), plot_published()
     exercises                             exercises.py  feedback_hash_threads(),
                                                         feedback_switch_interval(),
                                                         feedback_median_turn()
@@ -27,14 +28,13 @@ from .check import (
     PROCESSES,
     PY_SPY,
     SHA256,
-    SHA256_EFFECT,
     THREADS,
     THREADS_EFFECT,
     THREADS_NO_GIL,
     check,
     tool_agreement,
 )
-from .cited import CITATIONS, Citation, plot_published, published_comparison
+from .cited import CITATIONS, plot_published, published_comparison
 from .exercises import (
     EXERCISES,
     feedback_hash_threads,
@@ -43,18 +43,10 @@ from .exercises import (
 )
 from .handoff import HandoffResult, find_turns, handoff
 from .interpreters import compare_models
-from .profilers import PySpyResult, py_spy_gil_share
-from .reference import (
-    HOW_TO_GET,
-    RECORD_COMMAND,
-    FreeThreadingStatus,
-    free_threaded_build,
-    free_threaded_dir,
-    free_threading,
-    load_references,
-)
-from .release import GilReleaseResult, gil_release
-from .switching import ConvoyResult, SwitchIntervalResult, convoy, switch_interval_sweep
+from .profilers import py_spy_gil_share
+from .reference import RECORD_COMMAND, free_threaded_dir, free_threading, load_references
+from .release import gil_release
+from .switching import convoy, switch_interval_sweep
 from .threads import ThreadsVsProcessesResult, compare, threads_vs_processes
 
 __all__ = [
@@ -63,22 +55,14 @@ __all__ = [
     "CONVOY",
     "CONVOY_FALLS",
     "EXERCISES",
-    "HOW_TO_GET",
     "PROCESSES",
     "PY_SPY",
     "RECORD_COMMAND",
     "SHA256",
-    "SHA256_EFFECT",
     "THREADS",
     "THREADS_EFFECT",
     "THREADS_NO_GIL",
-    "Citation",
-    "ConvoyResult",
-    "FreeThreadingStatus",
-    "GilReleaseResult",
     "HandoffResult",
-    "PySpyResult",
-    "SwitchIntervalResult",
     "ThreadsVsProcessesResult",
     "check",
     "compare",
@@ -87,7 +71,6 @@ __all__ = [
     "feedback_median_turn",
     "feedback_switch_interval",
     "find_turns",
-    "free_threaded_build",
     "free_threaded_dir",
     "free_threading",
     "gil_release",

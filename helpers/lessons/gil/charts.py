@@ -20,9 +20,8 @@ def threads_speedup(r):
         bars = left.bar(variants, values, color=[color(i) for i in range(len(variants))])
         left.bar_label(bars, fmt="%.2fx", padding=2)
         ideal = min(r.params["workers"], r.machine["usable_cores"])
-        left.axhline(
-            ideal, color="black", linestyle="--", label=f"ideal on this machine ({ideal}x)"
-        )
+        label = f"ideal on this machine ({ideal}x)"
+        left.axhline(ideal, color="black", linestyle="--", label=label)
         left.axhline(1, color="grey", linestyle=":", label="no gain (1x)")
         left.set_ylabel(f"speed-up of the work (× {r.params['baseline']})")
         left.set_ylim(0, max(ideal, *values) * 1.25)
@@ -33,17 +32,11 @@ def threads_speedup(r):
         width = 0.8 / max(1, cores)
         for c in range(cores):
             xs = [i + (c - (cores - 1) / 2) * width for i in range(len(variants))]
-            right.bar(
-                xs,
-                [r.core_use[v][c] for v in variants],
-                width=width,
-                color=color(c + 4),
-                label=f"core {c}",
-            )
+            loads = [r.core_use[v][c] for v in variants]
+            right.bar(xs, loads, width=width, color=color(c + 4), label=f"core {c}")
         for i, v in enumerate(variants):
-            right.text(
-                i, 104, f"our workers: {r.cores_busy(v):.2f} cores", ha="center", fontsize=10
-            )
+            busy = f"our workers: {r.cores_busy(v):.2f} cores"
+            right.text(i, 104, busy, ha="center", fontsize=10)
         right.set_xticks(range(len(variants)), variants)
         right.set_ylim(0, 115)
         right.set_ylabel("CPU use (%), whole machine")
@@ -64,20 +57,15 @@ def threads_timelines(r, repeat: int | None = None):
         (x for x in r.runs if x.repeat == repeat), key=lambda x: r.variants.index(x.variant)
     )
     with style():
+        height = 1.2 + 1.1 * len(chosen) * r.params["workers"] / 2
         fig, axes = plt.subplots(
-            len(chosen),
-            1,
-            figsize=(11, 1.2 + 1.1 * len(chosen) * r.params["workers"] / 2),
-            layout="constrained",
-            sharex=True,
-            squeeze=False,
+            len(chosen), 1, figsize=(11, height), layout="constrained", sharex=True, squeeze=False
         )
         for i, (ax, run) in enumerate(zip(axes[:, 0], chosen, strict=True)):
             lanes = run.lanes()
             for lane, spans in enumerate(lanes.values()):
-                ax.broken_barh(
-                    [(s, e - s) for s, e in spans], (lane - 0.4, 0.8), facecolors=color(i)
-                )
+                bars = [(s, e - s) for s, e in spans]
+                ax.broken_barh(bars, (lane - 0.4, 0.8), facecolors=color(i))
             ax.set_yticks(range(len(lanes)), list(lanes))
             ax.invert_yaxis()
             ax.set_title(f"{run.variant}: {run.wall:.2f} s", loc="left", fontsize=12)

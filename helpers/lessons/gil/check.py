@@ -13,6 +13,10 @@ import statistics
 from ...course.check import Effect, Rule, report_only
 from ...machine import gil_enabled
 
+# the "interpreters" section (lesson 03, section 7): its effects and Rules live with the
+# subinterpreter experiment, whose Python-version conditions they share
+from .interpreters import check_interpreters as check_interpreters
+
 LESSON = "gil"
 
 # Section 1: two CPU-bound tasks, speed-up of the work over running them one after another
@@ -46,10 +50,7 @@ PY_SPY = Rule(
     unit=" pp",
     cores=2,
 )
-
-# the names the decision guide (helpers.course.guide) reads
-THREADS_EFFECT = THREADS.effect
-SHA256_EFFECT = SHA256.effect
+THREADS_EFFECT = THREADS.effect  # the name the published figures (cited.py) are quoted for
 
 
 def threads_rule() -> Rule:
@@ -67,46 +68,37 @@ def check(quick: bool = True) -> list[Effect]:
     tvp = threads_vs_processes(
         workers=2, task_seconds=0.2 if quick else 0.4, repeats=3 if quick else 5
     )
-    # judged at equal CPU speed (cores in use against one after another): the work-span
-    # ratio swings by a third on a VM whose CPU speed changes from second to second
-    effects = [
-        threads_rule().judge(tvp.core_speedup("threads")),
-        PROCESSES.judge(tvp.core_speedup("processes")),
-    ]
     sha = gil_release(kinds=("sha256",), threads=(1, 2), seconds=0.1, repeats=5 if quick else 9)
-    effects.append(SHA256.judge(sha.speedup("sha256", 2)))
-    turns = handoff(threads=2, seconds=0.2, interval=0.005)
-    effects.append(
-        report_only(
-            LESSON,
-            TURN_EFFECT,
-            turns.median_turn * 1e3,
-            unit=" ms",
-            expected="about 5 ms with the GIL",
-        )
-    )
+    turn = handoff(threads=2, seconds=0.2, interval=0.005).median_turn * 1e3
     cv = convoy(cpu_threads=(0, 1), intervals=(0.0005, 0.005), samples=15, rounds=3 if quick else 6)
     slowdown = cv.slowdown(1, 0.005)
     falls = cv.median(1, 0.0005) / cv.median(1, 0.005)
     if gil_enabled():
-        effects += [CONVOY.judge(slowdown), CONVOY_FALLS.judge(falls)]
+        convoys = [CONVOY.judge(slowdown), CONVOY_FALLS.judge(falls)]
     else:
         why = "free-threaded build: no GIL to wait for, so no convoy is expected"
-        effects += [
+        convoys = [
             report_only(LESSON, CONVOY.effect, slowdown, unit="x", why=why),
             report_only(LESSON, CONVOY_FALLS.effect, falls, unit="x", why=why),
         ]
-    return effects
+    # threads and processes judged at equal CPU speed (cores in use against one after
+    # another): the work-span ratio swings by a third on a VM whose CPU speed changes
+    return [
+        threads_rule().judge(tvp.core_speedup("threads")),
+        PROCESSES.judge(tvp.core_speedup("processes")),
+        SHA256.judge(sha.speedup("sha256", 2)),
+        report_only(LESSON, TURN_EFFECT, turn, unit=" ms", expected="about 5 ms with the GIL"),
+        *convoys,
+    ]
 
 
 def tool_agreement(quick: bool = True) -> list[Effect]:
     """py-spy's share of GIL-holding samples per thread against the course's hand-off timeline.
 
     One row (PY_SPY), in percentage points: the largest gap over the two threads, the median of
-    three short runs. It reads "not applicable here" with the reason where py-spy cannot run
-    (not installed, no permission to read another process, macOS without sudo, a
-    free-threaded build).
-    Called by the instruments section; taught in lesson 03, section 2.
+    three short runs; "not applicable here" with the reason where py-spy cannot run (not
+    installed, no permission to read another process, macOS without sudo, a free-threaded
+    build). Called by the instruments section; taught in lesson 03, section 2.
     """
     from .profilers import py_spy_gil_share
 
@@ -117,15 +109,3 @@ def tool_agreement(quick: bool = True) -> list[Effect]:
             return [PY_SPY.judge(None, why=f"not applicable here: {spy.why_not}")]
         gaps.append(spy.disagreement_pp)
     return [PY_SPY.judge(statistics.median(gaps))]
-
-
-def check_interpreters(quick: bool = True) -> list[Effect]:
-    """The "interpreters" section of the pre-class check: lesson 03, section 7.
-
-    Its effects and their Rules live with the subinterpreter experiment (interpreters.py),
-    whose Python-version conditions they share.
-    """
-    from .interpreters import check_interpreters as measure
-
-    return measure(quick)
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 
-from ...charts import close_if_inline, color, style
+from ...charts import close_if_inline, color, new_axes, style
 from .check import THREADS_EFFECT
 
 
@@ -65,50 +65,38 @@ def published_comparison(threads_result, handoff_result=None):
     """A table putting this run's figures beside the published ones, each with its source."""
     from ...results import Result
 
-    rows = []
-    for c in CITATIONS:
-        if c.quantity == THREADS_EFFECT:
-            ours = f"{threads_result.speedup('threads'):.2f}x (this run)"
-        elif c.quantity.startswith("switch interval") and handoff_result is not None:
-            ours = f"median turn {handoff_result.median_turn * 1e3:.2f} ms (this run)"
-        else:
-            ours = "see the convoy chart"
-        rows.append(
-            {
-                "quantity": c.quantity,
-                "ours": ours,
-                "published": c.as_published,
-                "source": f"{c.source} ({c.url})",
-            }
-        )
-    return Result(
-        title="Our figures beside published ones (cited, not measured here)", params={}, rows=rows
-    )
+    ours = {THREADS_EFFECT: f"{threads_result.speedup('threads'):.2f}x (this run)"}
+    if handoff_result is not None:
+        turn = handoff_result.median_turn * 1e3
+        ours["switch interval (ms)"] = f"median turn {turn:.2f} ms (this run)"
+    rows = [
+        {
+            "quantity": c.quantity,
+            "ours": ours.get(c.quantity, "see the convoy chart"),
+            "published": c.as_published,
+            "source": f"{c.source} ({c.url})",
+        }
+        for c in CITATIONS
+    ]
+    title = "Our figures beside published ones (cited, not measured here)"
+    return Result(title=title, params={}, rows=rows)
 
 
 def plot_published(threads_result):
     """Speed-up of two CPU-bound threads: this run's bar beside the cited ones (hatched)."""
-    import matplotlib.pyplot as plt
-
     cited = [c for c in CITATIONS if c.quantity == THREADS_EFFECT]
-    labels = [f"this run\nPython {platform.python_version()}"] + [
-        f"cited: {c.label}" for c in cited
-    ]
+    labels = [f"this run\nPython {platform.python_version()}"]
+    labels += [f"cited: {c.label}" for c in cited]
     values = [threads_result.speedup("threads")] + [c.value for c in cited]
     with style():
-        fig, ax = plt.subplots(figsize=(10, 4.2), layout="constrained")
-        bars = ax.bar(
-            range(len(values)),
-            values,
-            color=[color(0)] + ["white"] * len(cited),
-            edgecolor=[color(0)] + [color(i + 1) for i in range(len(cited))],
-            hatch=[None] + ["//"] * len(cited),
-            linewidth=2,
-        )
-        ax.bar_label(
-            bars, labels=[f"{values[0]:.2f}x"] + [f"about {v:.2g}x" for v in values[1:]], padding=2
-        )
-        ax.set_xticks(range(len(values)), labels, fontsize=10)
+        fig, ax = new_axes(None, size=(10, 4.2))
+        xs = range(len(values))
+        fills, hatches = [color(0)] + ["white"] * len(cited), [None] + ["//"] * len(cited)
+        edges = [color(i) for i in xs]
+        bars = ax.bar(xs, values, color=fills, edgecolor=edges, hatch=hatches, linewidth=2)
+        texts = [f"{values[0]:.2f}x"] + [f"about {v:.2g}x" for v in values[1:]]
+        ax.bar_label(bars, labels=texts, padding=2)
+        ax.set_xticks(xs, labels, fontsize=10)
         ax.axhline(1, color="grey", linestyle=":", label="sequential speed")
         ax.set_ylabel("speed-up of 2 threads (× sequential)")
         ax.set_ylim(0, max(1.5, *values) * 1.2)

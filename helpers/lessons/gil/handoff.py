@@ -1,17 +1,17 @@
 """The GIL's turns seen from inside: CPU-bound threads stamp their progress.
 
 Introduced in 03_gil_contention.ipynb, section 2. Each thread stores time.perf_counter()
-after every block of about 50 us of work; merging the stamps of all threads in time order
-and splitting where the thread changes gives the turns: who held the interpreter when, and
-for how long, to compare with sys.getswitchinterval().
+after every ~50 us block of work; the stamps of all threads, merged in time order and split
+where the thread changes, are the turns: who held the interpreter when, for how long.
 """
 
 from __future__ import annotations
 
-import functools
+import itertools
 import statistics
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 
 from ...charts import close_if_inline, color, style
 from ...machine import gil_enabled, require_workers, usable_cores
@@ -42,18 +42,10 @@ def find_turns(progress: list[Progress]) -> list[Turn]:
     Lesson 03, section 2 (and exercise 3, which asks the learner to write it).
     """
     stamps = sorted((t, i) for i, p in enumerate(progress) for t in p.stamps)
-    if not stamps:
-        return []
     turns: list[Turn] = []
-    holder = stamps[0][1]
-    start = progress[holder].start
-    last = stamps[0][0]
-    for t, i in stamps[1:]:
-        if i != holder:
-            turns.append(Turn(holder, start, last))
-            holder, start = i, last
-        last = t
-    turns.append(Turn(holder, start, last))
+    for i, run in itertools.groupby(stamps, key=lambda stamp: stamp[1]):
+        start = turns[-1].end if turns else progress[i].start
+        turns.append(Turn(i, start, max(t for t, _ in run)))
     return turns
 
 
@@ -83,7 +75,7 @@ class HandoffResult(Result):
         return statistics.median(lengths) if lengths else float("nan")
 
     def plot(self, zoom: float = 0.04):
-        """Top: the first `zoom` seconds of contention, one lane per thread. Bottom: turn lengths."""
+        """Top: the first `zoom` s of contention, one lane per thread. Bottom: turn lengths."""
         import matplotlib.pyplot as plt
 
         turns = self.turns
@@ -92,12 +84,9 @@ class HandoffResult(Result):
             origin = turns[0].start if turns else min(p.start for p in self.progress)
             for t in turns:
                 if t.start - origin <= zoom:
-                    top.broken_barh(
-                        [((t.start - origin) * 1e3, t.length * 1e3)],
-                        (t.thread - 0.4, 0.8),
-                        facecolors=color(t.thread),
-                        edgecolor="white",
-                    )
+                    span = [((t.start - origin) * 1e3, t.length * 1e3)]
+                    lane = (t.thread - 0.4, 0.8)
+                    top.broken_barh(span, lane, facecolors=color(t.thread), edgecolor="white")
             labels = [p.label for p in self.progress]
             top.set_yticks(range(len(labels)), labels)
             top.invert_yaxis()
@@ -105,25 +94,16 @@ class HandoffResult(Result):
             top.set_xlabel("time (ms)")
             top.set_title(f"Who held the interpreter: the first {zoom * 1e3:.0f} ms of contention")
             top.grid(axis="y", visible=False)
-            lengths = [t.length * 1e3 for t in turns]
-            if lengths:
-                bottom.hist(lengths, bins=40, color=color(0))
-            bottom.axvline(
-                self.switch_interval * 1e3,
-                color="black",
-                linestyle="--",
-                label=f"sys.getswitchinterval() = {self.switch_interval * 1e3:g} ms",
-            )
-            if lengths:
-                bottom.axvline(
-                    self.median_turn * 1e3,
-                    color=color(3),
-                    linewidth=2.5,
-                    label=f"median turn = {self.median_turn * 1e3:.2f} ms",
-                )
+            interval, median = self.switch_interval * 1e3, self.median_turn * 1e3
+            label = f"sys.getswitchinterval() = {interval:g} ms"
+            bottom.axvline(interval, color="black", linestyle="--", label=label)
+            if turns:
+                bottom.hist([t.length * 1e3 for t in turns], bins=40, color=color(0))
+                label = f"median turn = {median:.2f} ms"
+                bottom.axvline(median, color=color(3), linewidth=2.5, label=label)
             bottom.set_xlabel("turn length (ms)")
             bottom.set_ylabel("turns")
-            bottom.set_title(f"Lengths of {len(lengths)} turns")
+            bottom.set_title(f"Lengths of {len(turns)} turns")
             bottom.legend()
             close_if_inline(fig)
             return fig
@@ -136,9 +116,7 @@ def handoff(
     *,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> HandoffResult:
-    """CPU-bound threads stamp their progress: who held the GIL when, and for how long.
-
-    `threads` threads of `seconds` of work each.
+    """`threads` CPU-bound threads of `seconds` of work each: who held the GIL when, how long.
 
     interval: the switch interval to run under, in seconds (default: the current one,
     normally 5 ms). Trap: the turns are cut from stamps every ~50 us, so a turn shorter than
@@ -148,10 +126,7 @@ def handoff(
     every = block_steps()
     steps = steps_for(seconds, every)  # ValueError unless seconds is a positive number
     interval = sys.getswitchinterval() if interval is None else interval
-    works = [
-        functools.partial(stamped_spin, steps, every, label=f"thread {i + 1}")
-        for i in range(threads)
-    ]
+    works = [partial(stamped_spin, steps, every, label=f"thread {i + 1}") for i in range(threads)]
     with set_switch_interval(interval):
         progress = run_threads(works, timeout=timeout)
     result = HandoffResult(
@@ -161,27 +136,23 @@ def handoff(
         switch_interval=interval,
     )
     turns = result.turns
-    lengths = [t.length for t in turns]
+    mine = [[t.length * 1e3 for t in turns if t.thread == i] for i in range(threads)]
     result.rows = [
         {
             "thread": p.label,
-            "turns": sum(1 for t in turns if t.thread == i),
-            "median turn (ms)": statistics.median(
-                [t.length * 1e3 for t in turns if t.thread == i] or [float("nan")]
-            ),
+            "turns": len(ms),
+            "median turn (ms)": statistics.median(ms or [float("nan")]),
             "wall (s)": p.end - p.start,
             "CPU (s)": p.cpu,
         }
-        for i, p in enumerate(progress)
+        for p, ms in zip(progress, mine, strict=True)
     ]
-    if not lengths:
-        result.findings = [
-            "The threads never ran at the same time, so there were no turns to count."
-        ]
+    if not turns:
+        result.findings = ["The threads never ran at the same time: there were no turns."]
         return result
     ratio = result.median_turn / interval
     result.findings = [
-        f"{len(lengths)} turns; the median turn lasted {result.median_turn * 1e3:.2f} ms, "
+        f"{len(turns)} turns; the median turn lasted {result.median_turn * 1e3:.2f} ms, "
         f"{ratio:.2f}x the switch interval of {interval * 1e3:g} ms.",
     ]
     if not gil_enabled():
@@ -196,11 +167,10 @@ def handoff(
         )
     elif 1.3 < ratio <= 3:
         result.findings.append(
-            "Turns ran longer than one interval. The waiter's timed wait itself is precise (on "
-            "Linux a condition variable timed on the monotonic clock, served by high-resolution "
-            "timers, not a 1-4 ms tick: section 4 measures it); what it adds is the time for the "
-            "holder to reach its next check between bytecodes and for the waiter to get a core, "
-            "which on a busy machine can be milliseconds."
+            "Turns ran longer than one interval. The waiter's timed wait is precise (on Linux a "
+            "condition variable on the monotonic clock, high-resolution timers, not a 1-4 ms "
+            "tick: section 4 measures it); the extra is the holder reaching its next check "
+            "between bytecodes and the waiter getting a core: milliseconds on a busy machine."
         )
     else:
         result.findings.append(

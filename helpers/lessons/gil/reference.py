@@ -2,10 +2,9 @@
 
 Introduced in 03_gil_contention.ipynb, section 6. A reference is a file in
 data/reference/free_threaded/: the real, unedited output of ``python -m helpers check gil
---json`` run under a free-threaded interpreter with the GIL off. Files are parsed by
-helpers.course.reference (the course's reader of check output); this module adds the rule that a
-file recorded with the GIL on does not belong in that folder, and labels every figure
-with its file and machine. Nothing here is typed in.
+--json`` run under a free-threaded interpreter with the GIL off, read by helpers.course.reference.
+This module refuses a file recorded with the GIL on and labels every figure with its file and
+machine. Nothing here is typed in.
 """
 
 from __future__ import annotations
@@ -17,15 +16,16 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...charts import close_if_inline, color, style
+from ...charts import close_if_inline, color, new_axes, style
 from ...course import reference
 from ...machine import gil_enabled
-from .check import THREADS
+from .check import LESSON, THREADS
 
 RECORD_COMMAND = (
     "PYTHON_GIL=0 python3.13t -m helpers check gil --json "
     "> data/reference/free_threaded/$(hostname)-py313t.json"
 )
+RECORDED = "Recorded on other machines (not this run):"
 HOW_TO_GET = (
     ("python.org installer (macOS, Windows)", "tick 'free-threaded binaries'; run python3.13t"),
     ("uv", "uv python install 3.13t && uv venv --python 3.13t"),
@@ -40,19 +40,12 @@ def free_threaded_dir() -> Path:
     return reference.reference_dir() / "free_threaded"
 
 
-def free_threaded_build() -> bool:
-    """Whether this interpreter was built free-threaded (PEP 703), whatever the GIL does now."""
-    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-
-def load_references(
-    folder: str | os.PathLike | None = None, lesson: str = "gil"
-) -> list[reference.ReferenceFile]:
+def load_references(folder: str | os.PathLike | None = None) -> list[reference.ReferenceFile]:
     """The free-threaded check files in folder (default data/reference/free_threaded/).
 
-    Keeps only the lesson's effects, and files that have some. A missing folder gives [];
-    a file that is not check output, or was recorded with the GIL on, raises ValueError
-    naming it: it would otherwise be shown as something it is not.
+    Keeps only lesson 03's effects, and files that have some. A missing folder gives []; a
+    file that is not check output, or was recorded with the GIL on, raises ValueError naming
+    it: it would otherwise be shown as something it is not.
     """
     root = free_threaded_dir() if folder is None else Path(folder)
     if not root.is_dir():
@@ -65,15 +58,10 @@ def load_references(
                 f"{path.name} was recorded with the GIL enabled, so it is not a free-threaded "
                 f"reference; move it to {reference.reference_dir()}"
             )
-        effects = [e for e in ref.effects if e.get("lesson") == lesson]
+        effects = [e for e in ref.effects if e.get("lesson") == LESSON]
         if effects:
             found.append(reference.ReferenceFile(ref.path, ref.machine, effects, ref.verdict))
     return found
-
-
-def measured_in(ref: reference.ReferenceFile, effect: str) -> float | None:
-    """The figure a recorded check file gives for effect, or None if it has none."""
-    return next((e.get("measured") for e in ref.effects if e.get("effect") == effect), None)
 
 
 @dataclass
@@ -82,7 +70,7 @@ class FreeThreadingStatus:
 
     python: str
     gil_enabled: bool
-    free_threaded_build: bool
+    free_threaded_build: bool  # built free-threaded (PEP 703), whatever the GIL does now
     references: list[reference.ReferenceFile]
     folder: Path
 
@@ -132,7 +120,7 @@ class FreeThreadingStatus:
             lines += [f"- {where}: {how}" for where, how in HOW_TO_GET]
         if not self.references:
             return "\n".join([*lines, self.missing_note])
-        lines.append("Recorded on other machines (not this run):")
+        lines.append(RECORDED)
         lines += [
             f"- {r['file']} ({r['machine']}): {r['effect']}: {r['measured']}" for r in self.rows()
         ]
@@ -150,20 +138,14 @@ class FreeThreadingStatus:
             out += f"<ul>{items}</ul>"
         if not self.references:
             return out + f"<p><b>{html.escape(self.missing_note)}</b></p>"
-        return (
-            out
-            + "<p><b>Recorded on other machines (not this run):</b></p>"
-            + html_table(self.rows())
-        )
+        return out + f"<p><b>{RECORDED}</b></p>" + html_table(self.rows())
 
     def plot(self, ours=None):
         """CPU-bound threads' speed-up: this run (if given) beside each free-threaded file.
 
-        None where no free-threaded file is recorded: a chart with nothing to compare would
-        only look like a result (str(self) says what is missing and how to record it).
+        None where no free-threaded file is recorded: a chart with nothing to compare would only
+        look like a result (str(self) says what is missing and how to record it).
         """
-        import matplotlib.pyplot as plt
-
         if not self.references:
             return None
 
@@ -174,13 +156,13 @@ class FreeThreadingStatus:
             values.append(ours.speedup("threads"))
             colours.append(color(0))
         for i, ref in enumerate(self.references):
-            value = measured_in(ref, THREADS.effect)
+            value = next((f.measured for f in ref.figures() if f.effect == THREADS.effect), None)
             if value is not None:
                 labels.append(f"recorded: {ref.path.name}\n({ref.label}, no GIL)")
                 values.append(value)
                 colours.append(color(i + 1))
         with style():
-            fig, ax = plt.subplots(figsize=(10, 4.2), layout="constrained")
+            fig, ax = new_axes(None, size=(10, 4.2))
             if values:
                 bars = ax.bar(range(len(values)), values, color=colours)
                 ax.bar_label(bars, fmt="%.2fx", padding=2)
@@ -202,7 +184,7 @@ def free_threading(folder: str | os.PathLike | None = None) -> FreeThreadingStat
     return FreeThreadingStatus(
         python=platform.python_version(),
         gil_enabled=gil_enabled(),
-        free_threaded_build=free_threaded_build(),
+        free_threaded_build=bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
         references=load_references(root),
         folder=root,
     )

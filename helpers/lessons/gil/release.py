@@ -1,9 +1,8 @@
 """C code that lets go of the GIL scales on threads; pure Python does not.
 
-Introduced in 03_gil_contention.ipynb, section 5. The same amount of each kind of work
-(pure Python, sha256 of 1 MiB buffers, zlib, numpy's sin) runs on 1 thread, then split
-over more threads; rounds alternate the kinds and thread counts, and speed-ups are taken
-within a round, then the median over rounds.
+Introduced in 03_gil_contention.ipynb, section 5. The same amount of each kind of work (pure
+Python, sha256 of 1 MiB buffers, zlib, numpy's sin) runs on 1 thread, then split over more;
+rounds alternate kinds and thread counts, speed-ups are taken within a round.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from ...charts import close_if_inline, color, style
+from ...charts import close_if_inline, color, new_axes, style
 from ...machine import gil_enabled, require_size, require_workers
 from ...results import Result
 from ...runner import DEFAULT_TIMEOUT
@@ -23,12 +22,6 @@ from ...workloads.gil import KINDS, c_work, make_inputs, run_threads, unit_secon
 from .check import SHA256
 
 SCALES = SHA256.threshold  # a speed-up on 2 threads at least this "scales" (the check's rule)
-
-
-def _shares(units: int, threads: int) -> list[int]:
-    """Split units over threads as evenly as whole units allow."""
-    base, extra = divmod(units, threads)
-    return [base + (1 if i < extra else 0) for i in range(threads)]
 
 
 @dataclass
@@ -48,52 +41,37 @@ class GilReleaseResult(Result):
 
     def speedup(self, kind: str, threads: int) -> float:
         """Median over rounds of (time on 1 thread / time on `threads`), paired per round."""
-        one = self.walls[(kind, 1)]
-        return statistics.median(
-            a / b for a, b in zip(one, self.walls[(kind, threads)], strict=True)
-        )
+        pairs = zip(self.walls[(kind, 1)], self.walls[(kind, threads)], strict=True)
+        return statistics.median(a / b for a, b in pairs)
 
     def cores_busy(self, kind: str, threads: int) -> float:
         """Median CPU seconds this process used per wall second: 1.0 = one core's worth.
 
-        Unlike a speed-up it does not depend on how fast the CPU ran at that moment, so it
-        shows steadily whether the threads ran at the same time.
+        Unlike a speed-up, the CPU's speed of the moment does not sway it.
         """
-        return statistics.median(
-            c / w
-            for c, w in zip(self.cpu[(kind, threads)], self.walls[(kind, threads)], strict=True)
-        )
+        pairs = zip(self.cpu[(kind, threads)], self.walls[(kind, threads)], strict=True)
+        return statistics.median(c / w for c, w in pairs)
 
     def scales(self, kind: str) -> bool:
         """Whether this run saw the kind speed up on the largest thread count measured."""
         return self.speedup(kind, max(self.thread_counts)) >= SCALES
 
     def plot(self):
-        import matplotlib.pyplot as plt
-
         counts = [n for n in self.thread_counts if n > 1]
         kinds = self.kinds
         width = 0.8 / max(1, len(counts))
         with style():
-            fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+            fig, ax = new_axes(None, size=(10, 4.5))
             for j, n in enumerate(counts):
                 xs = [i + (j - (len(counts) - 1) / 2) * width for i in range(len(kinds))]
-                bars = ax.bar(
-                    xs,
-                    [self.speedup(k, n) for k in kinds],
-                    width=width,
-                    color=color(j),
-                    label=f"{n} threads",
-                )
+                speeds = [self.speedup(k, n) for k in kinds]
+                bars = ax.bar(xs, speeds, width=width, color=color(j), label=f"{n} threads")
                 ax.bar_label(bars, fmt="%.2fx", padding=2)
             cores = self.machine["usable_cores"]
             for j, n in enumerate(counts):
-                ax.axhline(
-                    min(n, cores),
-                    color="black",
-                    linestyle="--" if j == 0 else "-.",
-                    label=f"ideal for {n} threads on {cores} usable cores",
-                )
+                label = f"ideal for {n} threads on {cores} usable cores"
+                dashes = "--" if j == 0 else "-."
+                ax.axhline(min(n, cores), color="black", linestyle=dashes, label=label)
             ax.axhline(1, color="grey", linestyle=":", label="no gain (1x)")
             ax.set_xticks(range(len(kinds)), kinds)
             ax.set_ylabel("speed-up (× one thread)")
@@ -116,12 +94,10 @@ def gil_release(
 ) -> GilReleaseResult:
     """Pure Python against GIL-releasing C code (sha256, zlib, numpy), split over threads.
 
-    Each kind of work, about `seconds` of it on one thread, runs on each thread count.
-
-    kinds: any of "pure Python", "sha256", "zlib", "numpy". nbytes: the sha256 buffer size
-    (zlib gets a sixteenth of it, numpy a quarter: see make_inputs). Speed-ups are medians
-    of per-round ratios (x); cores_busy() gives CPU seconds per wall second, which a CPU
-    slowed by other programs does not bias. Lesson 03, section 5.
+    Each kind of work (any of KINDS), about `seconds` of it on one thread, runs on each thread
+    count. nbytes: the sha256 buffer size (zlib gets a sixteenth, numpy a quarter: make_inputs).
+    Speed-ups are medians of per-round ratios (x); cores_busy() gives CPU seconds per wall
+    second, which a CPU slowed by other programs does not bias. Lesson 03, section 5.
     """
     kinds = tuple(kinds)
     unknown = [k for k in kinds if k not in KINDS]
@@ -135,13 +111,12 @@ def gil_release(
     units = {
         k: max(max(counts), round(seconds / max(unit_seconds(k, inputs), 1e-6))) for k in kinds
     }
-    walls: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in counts}
-    cpu: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in counts}
     cells = [(kind, n) for kind in kinds for n in counts]
+    walls: dict[tuple[str, int], list[float]] = {cell: [] for cell in cells}
+    cpu: dict[tuple[str, int], list[float]] = {cell: [] for cell in cells}
     for kind, n in alternating(cells, repeats):  # a busy spell spreads over every cell
-        works = [
-            functools.partial(c_work, kind, share, inputs) for share in _shares(units[kind], n)
-        ]
+        base, extra = divmod(units[kind], n)  # the units shared as evenly as whole units allow
+        works = [functools.partial(c_work, kind, base + (i < extra), inputs) for i in range(n)]
         start, cpu0 = time.perf_counter(), time.process_time()
         run_threads(works, timeout=timeout, name=kind.replace(" ", "-"))
         walls[(kind, n)].append(time.perf_counter() - start)
@@ -169,10 +144,8 @@ def _findings(r: GilReleaseResult) -> list[str]:
     top = max(r.thread_counts)
     if top == 1:
         return ["Only one thread count was measured, so there is no speed-up to report."]
-    parts = [f"{k} {r.speedup(k, top):.2f}x" for k in r.kinds]
-    out = [
-        f"On {top} threads: " + ", ".join(parts) + f" (medians of {r.params['repeats']} rounds)."
-    ]
+    parts = ", ".join(f"{k} {r.speedup(k, top):.2f}x" for k in r.kinds)
+    out = [f"On {top} threads: {parts} (medians of {r.params['repeats']} rounds)."]
     cores = r.machine["usable_cores"]
     if cores < 2:
         out.append(
@@ -195,12 +168,10 @@ def _findings(r: GilReleaseResult) -> list[str]:
         )
     if "pure Python" in r.kinds:
         held = r.speedup("pure Python", top)
-        if gil_enabled():
-            out.append(
-                f"Pure Python stayed at {held:.2f}x: the bytecode loop holds the GIL."
-                if held < SCALES
-                else f"Pure Python reached {held:.2f}x, which a GIL build should not allow."
-            )
-        else:
+        if not gil_enabled():
             out.append(f"Pure Python reached {held:.2f}x: this build runs without the GIL.")
+        elif held < SCALES:
+            out.append(f"Pure Python stayed at {held:.2f}x: the bytecode loop holds the GIL.")
+        else:
+            out.append(f"Pure Python reached {held:.2f}x, which a GIL build should not allow.")
     return out

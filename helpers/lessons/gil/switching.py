@@ -1,11 +1,8 @@
 """The switch interval's trade-off and the convoy effect: CPU-bound threads delay I/O threads.
 
-Introduced in 03_gil_contention.ipynb, sections 3 and 4.
-
-switch_interval_sweep(): two CPU-bound threads share fixed work while the main thread
-sleeps 1 ms at a time; at each switch interval we time the CPU work (throughput) and how
-late the sleeper wakes (latency). convoy(): the sleeper's wake-up delay alone, beside one
-and beside two CPU-bound threads, at several switch intervals, all cells interleaved.
+Introduced in 03_gil_contention.ipynb, sections 3 (switch_interval_sweep: the CPU work's
+throughput against a sleeping thread's wake-up delay) and 4 (convoy: that delay alone and
+beside CPU-bound threads, at several switch intervals).
 """
 
 from __future__ import annotations
@@ -15,24 +12,17 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from ...charts import close_if_inline, color, style
+from ...charts import close_if_inline, color, new_axes, style
 from ...machine import gil_enabled, require_workers
 from ...results import Result
 from ...runner import DEFAULT_TIMEOUT
 from ...timing import alternating
-from ...workloads.gil import (
-    block_steps,
-    busy_threads,
-    stamped_spin,
-    steps_for,
-    switch_interval,
-    thread_group,
-    wakeup_delays,
-)
+from ...workloads import gil as work
 from .check import CONVOY
 
 CPYTHON_DEFAULT_INTERVAL = 0.005  # sys.getswitchinterval() unless a program changes it
 MS = 1e3
+LINE = {"marker": "o", "linewidth": 2.5}  # the measured lines of every chart here
 
 
 def _intervals(values) -> tuple[float, ...]:
@@ -44,10 +34,18 @@ def _intervals(values) -> tuple[float, ...]:
     return values
 
 
-def _interval_ticks(ax, intervals) -> None:
-    """Label a log x axis with the measured intervals in plain ms (0.5, 1, 5), not 5x10^-1."""
-    ax.set_xticks([s * MS for s in intervals], [f"{s * MS:g}" for s in intervals])
+def _interval_axis(ax, xs: list[float], diagonal: str | None = None) -> None:
+    """A log x axis of the measured intervals in ms, ticked plainly (0.5, 1, 5, not 5x10^-1).
+
+    diagonal: the line style of "delay = switch interval", drawn on a log y axis of delays.
+    """
+    if diagonal:
+        ax.plot(xs, xs, color="grey", linestyle=diagonal, label="delay = switch interval")
+        ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_xticks(xs, [f"{x:g}" for x in xs])
     ax.minorticks_off()
+    ax.set_xlabel("switch interval (ms, log scale)")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -55,14 +53,11 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-# -- throughput against latency ------------------------------------------------------------
-
-
 def _sequential(steps: int, every: int) -> float:
     """Seconds to run the threads' work twice, one after the other, in this thread."""
     start = time.perf_counter()
-    stamped_spin(steps, every)
-    stamped_spin(steps, every)
+    work.stamped_spin(steps, every)
+    work.stamped_spin(steps, every)
     return time.perf_counter() - start
 
 
@@ -71,14 +66,13 @@ def _threaded(
 ) -> float:
     """Seconds for two threads to run the loop once each while this thread sleeps `period`
     at a time; the sleeper's wake-up delays are appended to delays."""
-    works = [functools.partial(stamped_spin, steps, every)] * 2
+    works = [functools.partial(work.stamped_spin, steps, every)] * 2
     start = time.perf_counter()
-    with switch_interval(interval), thread_group(works, name="cpu-bound") as group:
-        while True:  # at least one sleep: on one busy core the threads may end first
-            delays += wakeup_delays(1, period)
+    with work.switch_interval(interval), work.thread_group(works, name="cpu-bound") as group:
+        alive = True  # sleep at least once: on one busy core the threads may end first
+        while alive and time.perf_counter() - start <= timeout:
+            delays += work.wakeup_delays(1, period)
             alive = any(t.is_alive() for t in group.threads)
-            if not alive or time.perf_counter() - start > timeout:
-                break
         group.join(timeout)
     return time.perf_counter() - start
 
@@ -99,44 +93,20 @@ class SwitchIntervalResult(Result):
     def plot(self):
         import matplotlib.pyplot as plt
 
-        xs = sorted(self.speedups)
+        intervals = sorted(self.speedups)
+        xs, speeds = [s * MS for s in intervals], [self.speedup(s) for s in intervals]
         with style():
             fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
-            left.plot(
-                [x * MS for x in xs],
-                [self.speedup(x) for x in xs],
-                marker="o",
-                color=color(0),
-                linewidth=2.5,
-                label="2 CPU-bound threads",
-            )
+            left.plot(xs, speeds, color=color(0), label="2 CPU-bound threads", **LINE)
             left.axhline(1, color="grey", linestyle=":", label="sequential speed")
-            left.set_xscale("log")
-            _interval_ticks(left, xs)
-            left.set_ylim(0, max(1.3, *(self.speedup(x) for x in xs)) * 1.1)
-            left.set_xlabel("switch interval (ms, log scale)")
+            _interval_axis(left, xs)
+            left.set_ylim(0, max(1.3, *speeds) * 1.1)
             left.set_ylabel("CPU throughput (× sequential)")
             left.set_title("Throughput of the CPU-bound work")
             left.legend(loc="lower right")
-            right.plot(
-                [x * MS for x in xs],
-                [self.median_delay(x) * MS for x in xs],
-                marker="o",
-                color=color(3),
-                linewidth=2.5,
-                label="median wake-up delay",
-            )
-            right.plot(
-                [x * MS for x in xs],
-                [x * MS for x in xs],
-                color="grey",
-                linestyle="--",
-                label="delay = switch interval",
-            )
-            right.set_xscale("log")
-            _interval_ticks(right, xs)
-            right.set_yscale("log")
-            right.set_xlabel("switch interval (ms, log scale)")
+            delays = [self.median_delay(s) * MS for s in intervals]
+            right.plot(xs, delays, color=color(3), label="median wake-up delay", **LINE)
+            _interval_axis(right, xs, diagonal="--")
             right.set_ylabel("wake-up delay (ms, log scale)")
             right.set_title("Latency of a thread sleeping 1 ms at a time")
             right.legend(loc="upper left")
@@ -155,28 +125,22 @@ def switch_interval_sweep(
 ) -> SwitchIntervalResult:
     """Switch intervals: CPU throughput of two threads against a sleeping thread's wake-up delay.
 
-    Two threads share work_seconds of CPU work while the main thread sleeps `period` s.
-
-    Each threaded run is paired with the same work done sequentially (no sleeper) just
-    before or after it; the speed-up is the median over rounds of those paired ratios (x),
-    delays are in seconds. Trap: the interval is process-wide; it is restored on leaving.
-    Lesson 03, section 3.
+    Two threads share work_seconds of CPU work while the main thread sleeps `period` s. Each
+    threaded run is paired with the same work done sequentially (no sleeper) just before or
+    after it, in alternating order, so a burst of load elsewhere hits both sides of the ratio;
+    the speed-up is the median over rounds of those ratios (x), delays are in seconds. Trap:
+    the interval is process-wide; it is restored on leaving. Lesson 03, section 3.
     """
     intervals = _intervals(intervals)
     require_workers(repeats, what="repeats")
-    every = block_steps()
-    half = steps_for(work_seconds / 2, every)
+    every = work.block_steps()
+    half = work.steps_for(work_seconds / 2, every)
     speedups: dict[float, list[float]] = {s: [] for s in intervals}
     delays: dict[float, list[float]] = {s: [] for s in intervals}
     for i, s in enumerate(alternating(intervals, repeats)):
-        # each threaded run is paired with a sequential run next to it, in alternating
-        # order, so a burst of load elsewhere hits both sides of the ratio
-        if i % 2 == 0:
-            sequential = _sequential(half, every)
-            took = _threaded(s, half, every, period, delays[s], timeout)
-        else:
-            took = _threaded(s, half, every, period, delays[s], timeout)
-            sequential = _sequential(half, every)
+        before = _sequential(half, every) if i % 2 == 0 else None
+        took = _threaded(s, half, every, period, delays[s], timeout)
+        sequential = _sequential(half, every) if before is None else before
         speedups[s].append(sequential / took)
     result = SwitchIntervalResult(
         title="Switch interval: CPU throughput against wake-up latency",
@@ -217,9 +181,6 @@ def switch_interval_sweep(
     return result
 
 
-# -- the convoy effect ---------------------------------------------------------------------
-
-
 @dataclass
 class ConvoyResult(Result):
     """Wake-up delays of a sleeping thread per (CPU-bound threads beside it, switch interval)."""
@@ -250,36 +211,18 @@ class ConvoyResult(Result):
 
     def plot(self):
         with style():
-            import matplotlib.pyplot as plt
-
-            fig, ax = plt.subplots(figsize=(10, 4.8), layout="constrained")
-            xs = self.intervals
+            fig, ax = new_axes(None, size=(10, 4.8))
+            intervals = self.intervals
+            xs = [s * MS for s in intervals]
             for k in self.cpu_threads:
                 label = "alone" if k == 0 else f"beside {k} CPU-bound thread{'s' * (k > 1)}"
-                med = [self.median(k, s) * MS for s in xs]
-                q1 = [_percentile(self.delays[(k, s)], 0.25) * MS for s in xs]
-                q3 = [_percentile(self.delays[(k, s)], 0.75) * MS for s in xs]
-                ax.plot(
-                    [x * MS for x in xs],
-                    med,
-                    marker="o",
-                    linewidth=2.5,
-                    color=color(k),
-                    linestyle="--" if k == 0 else "-",
-                    label=label,
-                )
-                ax.fill_between([x * MS for x in xs], q1, q3, color=color(k), alpha=0.2)
-            ax.plot(
-                [x * MS for x in xs],
-                [x * MS for x in xs],
-                color="grey",
-                linestyle=":",
-                label="delay = switch interval",
-            )
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            _interval_ticks(ax, xs)
-            ax.set_xlabel("switch interval (ms, log scale)")
+                med = [self.median(k, s) * MS for s in intervals]
+                q1 = [_percentile(self.delays[(k, s)], 0.25) * MS for s in intervals]
+                q3 = [_percentile(self.delays[(k, s)], 0.75) * MS for s in intervals]
+                dashes = "--" if k == 0 else "-"
+                ax.plot(xs, med, color=color(k), linestyle=dashes, label=label, **LINE)
+                ax.fill_between(xs, q1, q3, color=color(k), alpha=0.2)
+            _interval_axis(ax, xs, diagonal=":")
             ax.set_ylabel("wake-up delay after a 1 ms sleep (ms, log)")
             ax.set_title("The convoy effect: median and middle half of the wake-up delays")
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -297,11 +240,9 @@ def convoy(
 ) -> ConvoyResult:
     """The convoy effect: a sleeping thread's wake-up delay beside 0, 1, 2 CPU-bound threads.
 
-    The thread sleeps `period` s, `samples` times per cell and round.
-
-    Every round visits every (threads, interval) cell, the order reversed every other round
-    (helpers.timing.alternating), so a burst of load elsewhere on the machine spreads over all cells.
-    Delays in seconds. Lesson 03, section 4.
+    The thread sleeps `period` s, `samples` times per cell and round. Every round visits every
+    (threads, interval) cell, the order reversed every other round (helpers.timing.alternating),
+    so a burst of load elsewhere spreads over all cells. Delays in seconds. Lesson 03, section 4.
     """
     intervals = _intervals(intervals)
     counts = tuple(cpu_threads)
@@ -309,12 +250,12 @@ def convoy(
         raise ValueError(f"cpu_threads must be whole numbers of at least 0, got {counts!r}")
     require_workers(samples, what="samples")
     require_workers(rounds, what="rounds")
-    every = block_steps()
+    every = work.block_steps()
     cells = [(k, s) for s in intervals for k in counts]
     delays: dict[tuple[int, float], list[float]] = {c: [] for c in cells}
     for k, s in alternating(cells, rounds):
-        with switch_interval(s), busy_threads(k, every):
-            delays[(k, s)] += wakeup_delays(samples, period)
+        with work.switch_interval(s), work.busy_threads(k, every):
+            delays[(k, s)] += work.wakeup_delays(samples, period)
     result = ConvoyResult(
         title="Wake-up delay of a sleeping thread beside CPU-bound threads",
         params={"cpu_threads": counts, "intervals": intervals, "samples": samples * rounds},
@@ -337,12 +278,11 @@ def convoy(
 def interval_findings(r: ConvoyResult) -> list[str]:
     """Where the delay beside a CPU-bound thread comes from: it follows the switch interval.
 
-    Lesson 03, section 4. The trap this answers: reading the delay as a timer tick (1-4 ms
-    on Linux). CPython waits for the GIL on a condition variable with a timeout of one
-    switch interval on the monotonic clock (pthread_cond_timedwait), which Linux serves
-    with high-resolution timers; so the delay tracks the interval, even below 1 ms.
+    The trap it answers: reading the delay as a 1-4 ms timer tick, when the GIL's timed wait
+    (pthread_cond_timedwait on the monotonic clock) is served by high-resolution timers and
+    tracks the interval even below 1 ms. Lesson 03, section 4; called by _convoy_findings.
     """
-    if len(r.intervals) < 2 or 1 not in r.cpu_threads or 0 not in r.cpu_threads:
+    if len(r.intervals) < 2:
         return []
     pairs = ", ".join(f"{s * MS:g} ms -> {r.median(1, s) * MS:.2f} ms" for s in r.intervals)
     ratios = [r.median(1, s) / s for s in r.intervals]
@@ -353,7 +293,7 @@ def interval_findings(r: ConvoyResult) -> list[str]:
         f"{min(ratios):.2f} to {max(ratios):.2f}). Alone it was {alone * MS:.3f} ms at every "
         "interval: the operating system's wake-up after a sleep."
     ]
-    if gil_enabled() and r.median(1, low) < 1e-3 <= CPYTHON_DEFAULT_INTERVAL:
+    if gil_enabled() and r.median(1, low) < 1e-3:
         out.append(
             f"At {low * MS:g} ms the sleeper woke {r.median(1, low) * MS:.2f} ms late, under any "
             "1-4 ms timer tick: the GIL's timed wait is precise (a condition variable timed on the "
@@ -384,7 +324,7 @@ def _convoy_findings(r: ConvoyResult) -> list[str]:
         out.append("This interpreter runs without the GIL, so no convoy is expected.")
     elif not CONVOY.holds(beside / alone):
         out.append(
-            f"A delay of at least {CONVOY.threshold:g}x alone was expected; a very busy machine (the sleeper "
-            "waiting for a core, not for the GIL) raises the delay alone and hides the effect."
+            f"A delay of at least {CONVOY.threshold:g}x alone was expected; a busy machine (the "
+            "sleeper waiting for a core, not the GIL) raises the delay alone, hiding the effect."
         )
     return out

@@ -2,9 +2,8 @@
 
 Introduced in 03_gil_contention.ipynb, section 1. The notebook writes the three variants
 itself (two ``threading.Thread(target=work)``, two ``Process(target=work)``) and hands them
-to compare(), which only times them. threads_vs_processes() is the same experiment for the
-pre-class check and ``python -m helpers run``: its body holds the same Thread and Process
-calls.
+to compare(), which only times them. threads_vs_processes() is the same experiment, with the
+same Thread and Process calls, for the pre-class check and ``python -m helpers run``.
 
     compare(variants)                      each worker: helpers.workloads.gil.work
       with measure() as m:                   loop, stamping every ~50 us
@@ -12,10 +11,9 @@ calls.
           start = now; variant(); end = now    and a "progress" event per stretch it ran
       events grouped by run -> Run -> ThreadsVsProcessesResult (rows, findings, charts)
 
-What is judged is the work itself, from each worker's own clock readings: the span from
-the first worker's first step to the last worker's last step, and the cores in use while
-all workers were running. Starting a process (tens of ms under spawn, lesson 01's
-subject) is in the wall time the table also shows, never in the judged figures.
+What is judged is the work itself, from the workers' own clock readings (Run.work_span,
+Run.cores_busy). Starting a process (tens of ms under spawn, lesson 01's subject) is in the
+wall time the table also shows, never in the judged figures.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from ...results import Result
 from ...runner import DEFAULT_TIMEOUT, no_stray_processes
 from ...timing import alternating
 from ...workloads.gil import steps_for, work
+from .charts import threads_speedup, threads_timelines
 from .check import PROCESSES, THREADS, THREADS_NO_GIL
 
 VARIANTS = ("sequential", "threads", "processes")
@@ -42,8 +41,7 @@ VARIANTS = ("sequential", "threads", "processes")
 class Run:
     """One timed call of one variant: its wall-clock window and what its workers reported.
 
-    work: one "work" event per worker (first and last step, CPU seconds); progress: the
-    stretches during which each worker ran. Times are perf_counter seconds.
+    work: one "work" event per worker; progress: the stretches each ran (perf_counter s).
     """
 
     variant: str
@@ -75,19 +73,17 @@ class Run:
     def cores_busy(self) -> float:
         """Cores in use while every worker was running: 1.0 = one core's worth of progress.
 
-        The window runs from the last worker's first step to the first worker's last step
-        (the whole work span when the workers never overlapped, as in sequential). Within
-        it, the seconds each worker made progress are added up and divided by its length.
-        Trap: dividing CPU seconds by the wall time instead counts a worker's start-up and
-        the result's trip back as idle time; judged that way, processes looked like 1.5 cores.
+        The seconds of progress inside the window from the last worker's first step to the
+        first worker's last step (the whole work span if they never overlapped, as in
+        sequential), divided by its length. Trap: CPU seconds over wall time count a worker's
+        start-up and the result's trip back as idle time; judged so, processes looked 1.5 cores.
         """
         if not self.work:
             return float("nan")
-        begin = max(e.start for e in self.work)
-        finish = min(e.end for e in self.work)
+        starts, ends = [e.start for e in self.work], [e.end for e in self.work]
+        begin, finish = max(starts), min(ends)
         if finish - begin < 0.2 * self.work_span:  # they did not run side by side
-            begin = min(e.start for e in self.work)
-            finish = max(e.end for e in self.work)
+            begin, finish = min(starts), max(ends)
         ran = sum(max(0.0, min(p.end, finish) - max(p.start, begin)) for p in self.progress)
         return ran / (finish - begin)
 
@@ -115,34 +111,33 @@ class ThreadsVsProcessesResult(Result):
     def variants(self) -> list[str]:
         return list(dict.fromkeys(r.variant for r in self.runs))
 
-    def speedup(self, variant: str, *, baseline: str | None = None) -> float:
-        """Median over rounds of baseline work span / variant work span, paired per round (x).
+    def _paired(self, variant: str, baseline: str | None, ratio) -> float:
+        """Median over rounds of ratio(baseline's run, variant's run), paired per round.
 
         baseline: default the first variant given to compare() (sequential).
         """
         baseline = baseline or self.params.get("baseline", "sequential")
-        base = {r.repeat: r.work_span for r in self.runs if r.variant == baseline}
-        ratios = [base[r.repeat] / r.work_span for r in self.runs if r.variant == variant]
-        return statistics.median(ratios)
+        base = {r.repeat: r for r in self.runs if r.variant == baseline}
+        runs = [r for r in self.runs if r.variant == variant]
+        return statistics.median(ratio(base[r.repeat], r) for r in runs)
+
+    def speedup(self, variant: str, *, baseline: str | None = None) -> float:
+        """Baseline work span / variant work span, the median of rounds (x)."""
+        return self._paired(variant, baseline, lambda b, r: b.work_span / r.work_span)
 
     def wall_speedup(self, variant: str, *, baseline: str | None = None) -> float:
         """As speedup(), from each call's wall time: starting the workers included (x)."""
-        baseline = baseline or self.params.get("baseline", "sequential")
-        base = {r.repeat: r.wall for r in self.runs if r.variant == baseline}
-        return statistics.median(base[r.repeat] / r.wall for r in self.runs if r.variant == variant)
+        return self._paired(variant, baseline, lambda b, r: b.wall / r.wall)
 
     def core_speedup(self, variant: str, *, baseline: str | None = None) -> float:
-        """The speed-up at equal CPU speed: cores in use / the baseline's, paired per round (x).
+        """The speed-up at equal CPU speed: cores in use / the baseline's, median of rounds (x).
 
         What the check judges. Trap: the work-span ratio (speedup()) swings by a third on a
         virtual machine whose CPU speed changes from one second to the next (seen here: the
         same loop took 0.15 to 0.28 CPU seconds within one run); the cores in use do not
         depend on how fast each step ran, only on whether the workers ran side by side.
         """
-        baseline = baseline or self.params.get("baseline", "sequential")
-        base = {r.repeat: r.cores_busy for r in self.runs if r.variant == baseline}
-        ratios = [r.cores_busy / base[r.repeat] for r in self.runs if r.variant == variant]
-        return statistics.median(ratios)
+        return self._paired(variant, baseline, lambda b, r: r.cores_busy / b.cores_busy)
 
     def wall(self, variant: str) -> float:
         """Median seconds one call of the variant took."""
@@ -157,14 +152,10 @@ class ThreadsVsProcessesResult(Result):
 
     def plot_speedup(self):
         """Speed-up per variant beside per-core CPU use per variant."""
-        from .charts import threads_speedup
-
         return threads_speedup(self)
 
     def plot_timelines(self, repeat: int | None = None):
         """One lane per worker: where it made progress, for one round of each variant."""
-        from .charts import threads_timelines
-
         return threads_timelines(self, repeat)
 
 
@@ -186,32 +177,26 @@ def compare(
 ) -> ThreadsVsProcessesResult:
     """Time each variant (a function of no arguments), round by round in alternating order.
 
-    Everything runs inside one helpers.measure(); the workers must call
-    helpers.workloads.gil.work, whose events say when each worked. The first variant is
-    the baseline of the speed-ups. workers: how many workers each variant starts (for the
-    charts' ideal line). Lesson 03, section 1.
+    Everything runs inside one helpers.measure(); the workers must call helpers.workloads.gil.work,
+    whose events say when each worked. The first variant is the baseline of the speed-ups;
+    workers: how many each variant starts (the charts' ideal line). Lesson 03, section 1.
     """
     require_workers(repeats, what="repeats")
     if not variants:
         raise ValueError("give at least one variant: {'name': function}")
     windows: list[tuple[str, int, float, float]] = []
-    done = dict.fromkeys(variants, 0)
     with measure(interval=0.05) as m:
-        for name in alternating(list(variants), repeats):
+        for i, name in enumerate(alternating(list(variants), repeats)):
             start = time.perf_counter()
             variants[name]()
-            windows.append((name, done[name], start, time.perf_counter()))
-            done[name] += 1
+            windows.append((name, i // len(variants), start, time.perf_counter()))
+
+    def events(task: str, start: float, end: float) -> list[TaskEvent]:
+        """One call's events, by their end: a stamp taken inside it (a start is estimated)."""
+        return [e for e in m.tasks if e.task == task and start < e.end <= end]
+
     runs = [
-        Run(
-            name,
-            repeat,
-            start,
-            end,
-            # by their end: a stamp taken inside the call (a span's start is estimated)
-            [e for e in m.tasks if e.task == "work" and start < e.end <= end],
-            [e for e in m.tasks if e.task == "progress" and start < e.end <= end],
-        )
+        Run(name, repeat, start, end, events("work", start, end), events("progress", start, end))
         for name, repeat, start, end in windows
     ]
     missing = sorted({r.variant for r in runs if not r.work})
@@ -220,10 +205,9 @@ def compare(
             f"{', '.join(missing)}: no worker reported its work. Each variant must run "
             "helpers.workloads.gil.work (in a thread, a process or this thread)."
         )
-    first = next(iter(variants))
     result = ThreadsVsProcessesResult(
         title=f"{workers} CPU-bound tasks: " + ", ".join(variants),
-        params={"workers": workers, "repeats": repeats, "baseline": first},
+        params={"workers": workers, "repeats": repeats, "baseline": next(iter(variants))},
         measurement=m,
         runs=runs,
         core_use={
@@ -247,9 +231,9 @@ def threads_vs_processes(
     """`workers` CPU-bound tasks of `task_seconds` each: sequentially, on threads, on processes.
 
     The notebook's own code of section 1, for the pre-class check, with one addition: the
-    processes wait at a Barrier until all are up, so that their work starts together and
-    the work span does not depend on how long each took to start (spawn: up to a second on
-    a busy machine). Lesson 03, section 1.
+    processes wait at a Barrier until all are up, so their work starts together and the work
+    span does not depend on how long each took to start (spawn: up to a second on a busy
+    machine). Lesson 03, section 1.
     """
     require_workers(workers)
     steps = steps_for(task_seconds)  # raises ValueError unless a positive number of seconds
@@ -286,9 +270,8 @@ def threads_vs_processes(
                 ready.wait(timeout)
             except threading.BrokenBarrierError:
                 codes = [p.exitcode for p in processes]
-                raise RuntimeError(
-                    f"a worker ended before its work began (exit codes {codes})"
-                ) from None
+                why = f"a worker ended before its work began (exit codes {codes})"
+                raise RuntimeError(why) from None
             for p in processes:
                 p.join(timeout)
 
@@ -324,8 +307,9 @@ def findings(r: ThreadsVsProcessesResult) -> list[str]:
     out = [
         f"{n} threads did the work {thr:.2f}x as fast as one after another, using "
         f"{r.cores_busy('threads'):.2f} cores; {n} processes {proc:.2f}x, using "
-        f"{r.cores_busy('processes'):.2f} cores (medians of {r.params['repeats']} rounds). "
-        f"With the time to start them counted, processes came out at {r.wall_speedup('processes'):.2f}x."
+        f"{r.cores_busy('processes'):.2f} cores (medians of {r.params['repeats']} rounds). With "
+        "the time to start them counted, processes came out at "
+        f"{r.wall_speedup('processes'):.2f}x."
     ]
     if not r.machine["gil_enabled"]:
         out.append(
@@ -339,21 +323,20 @@ def findings(r: ThreadsVsProcessesResult) -> list[str]:
             "where recorded, show machines with more cores."
         )
     else:
-        thr_ok = THREADS.holds(r.core_speedup("threads"))
         proc_ok = PROCESSES.holds(r.core_speedup("processes"))
+        both = THREADS.holds(r.core_speedup("threads")) and proc_ok
+        verdict = "showed both." if both else "did not show it: " + why_not(r, proc_ok)
         out.append(
             f"With 2 or more usable cores you should see threads at about 1x (at most "
             f"{THREADS.threshold:g}x) and processes near {min(n, cores)}x (at least "
             f"{PROCESSES.threshold:g}x), counted in cores in use against one after another "
             f"(here {r.core_speedup('threads'):.2f}x and {r.core_speedup('processes'):.2f}x), "
-            "which the CPU's speed of the moment does not sway. This run "
-            + ("showed both." if thr_ok and proc_ok else "did not show it: ")
-            + ("" if thr_ok and proc_ok else why_not(r, thr_ok, proc_ok))
+            "which the CPU's speed of the moment does not sway. This run " + verdict
         )
     return out
 
 
-def why_not(r: ThreadsVsProcessesResult, threads_ok: bool, processes_ok: bool) -> str:
+def why_not(r: ThreadsVsProcessesResult, processes_ok: bool) -> str:
     """The likely reason a run missed the expected speed-ups, in the learner's terms."""
     runs = [x for x in r.runs if x.variant == "processes"]
     skew = statistics.median(x.start_skew for x in runs)

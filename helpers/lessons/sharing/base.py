@@ -28,8 +28,7 @@ ITEM_BYTES = 8  # every strategy stores 64-bit signed integers
 class Shared(ABC):
     """n int64 items that several processes read and write, in one strategy's way.
 
-    Class attributes describe the strategy for the lesson's table: what it can share,
-    whether it reaches other machines, and how it is cleaned up.
+    Its class attributes describe the strategy in the lesson's table.
     """
 
     name: ClassVar[str]
@@ -46,14 +45,14 @@ class Shared(ABC):
         self.n = n
         self.owner = owner
         self._closed = False
-        self._freed = False
+        self.freed = False  # whether destroy() has freed the data (owner side)
 
     # -- what each strategy implements (hooks: create(), close() and destroy() call them) --
 
     @classmethod
     @abstractmethod
     def allocate(cls, n: int, context) -> Shared:
-        """Allocate room for n items (owner side). Must not fill it: create() does; call create()."""
+        """Allocate room for n items (owner side), unfilled: call create(), which fills it."""
 
     @abstractmethod
     def handle(self) -> Any:
@@ -113,8 +112,7 @@ class Shared(ABC):
         try:
             # in chunks: a full np.arange(n) here would be one more copy of the data
             for start in range(0, n, cls.fill_chunk):
-                stop = min(n, start + cls.fill_chunk)
-                store.put(start, np.arange(start, stop, dtype=np.int64))
+                store.put(start, np.arange(start, min(n, start + cls.fill_chunk), dtype=np.int64))
         except BaseException:
             store.destroy()
             raise
@@ -126,10 +124,7 @@ class Shared(ABC):
 
     def read(self, indices: Iterable[int]) -> int:
         """Read items one at a time (one operation each); return their sum."""
-        total = 0
-        for i in indices:
-            total += self.get(i)
-        return total
+        return sum(self.get(i) for i in indices)
 
     def write(self, indices: Iterable[int], value: int) -> None:
         """Write value into items one at a time (one operation each)."""
@@ -148,11 +143,6 @@ class Shared(ABC):
         with lock:
             self.increment(i)
 
-    @property
-    def freed(self) -> bool:
-        """Whether destroy() has freed the data (owner side)."""
-        return self._freed
-
     def close(self) -> None:
         """Detach this process from the data (workers); the owner should call destroy()."""
         if not self._closed:
@@ -166,43 +156,56 @@ class Shared(ABC):
         try:
             self.close()
         finally:  # free even if closing failed (an array still using the buffer, say)
-            if not self._freed:
-                self._freed = True
+            if not self.freed:
+                self.freed = True
                 self.free()
-
-    def __enter__(self) -> Shared:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.owner:
-            self.destroy()
-        else:
-            self.close()
 
     def __repr__(self) -> str:
         side = "owner" if self.owner else "attached"
         return f"<{type(self).__name__} {self.name!r}: {self.n:,} items, {side}>"
 
-    # -- sizes ----------------------------------------------------------------------------
-
     @classmethod
     def footprint(cls, nbytes: int, workers: int) -> int:
         """Bytes this strategy may hold at its peak for nbytes of data read by workers.
 
-        Used to check the memory budget before running: Python objects take several times
+        Checked against the memory budget before a run: Python objects take several times
         the raw bytes, and strategies that copy on read hold one more copy per reader.
         """
         readers = workers if cls.copies_on_read else 0
         return int(nbytes * cls.holds * (1 + readers))
 
 
+class NumpyView(Shared):
+    """A strategy whose items are a numpy int64 array, self.data, over memory processes map."""
+
+    data: np.ndarray | None
+
+    def get(self, i):
+        return int(self.data[i])
+
+    def set(self, i, value):
+        self.data[i] = value
+
+    def put(self, start, values):
+        self.data[start : start + len(values)] = values
+
+    def total(self):
+        return int(self.data.sum())
+
+    def snapshot(self):
+        return np.array(self.data)  # a plain ndarray copy, also of a memmap
+
+    def release(self):
+        self.data = None  # an array over a mapping must go before the mapping can
+
+
 def timed_ops(operation, batch_source, seconds: float) -> tuple[int, float]:
     """Run operation(batch) on batches from batch_source(size) for about `seconds`.
 
     Returns (operations done, seconds taken). Batches start at one item and double while a
-    batch takes under 5 ms (up to 4096 items), so reading the clock costs little next to
-    fast operations, slow ones (a copy of the whole data per read) still stop on time, and
-    the batch itself stays small in memory.
+    batch takes under 5 ms (up to 4096 items): reading the clock costs little next to fast
+    operations, slow ones (a copy of the whole data per read) still stop on time, and the
+    batch stays small in memory.
     """
     size, done = 1, 0
     start = time.perf_counter()

@@ -2,11 +2,6 @@
 
 Introduced in 05_sharing_memory.ipynb; the pre-class check, the notebook's findings, the tests
 and the decision guide (helpers.course.guide) import these Rules rather than copy their names.
-
-    READ_RATIO       shared_memory reads items >= 10x as fast as a Manager list
-    ROUND_TRIP       one Redis PING over the Unix socket takes <= 1000 µs
-    LOST_UNLOCKED    Value += 1 without its lock loses >= 1 update (needs 2 cores to collide)
-    LOST_LOCKED      Value += 1 under its lock loses none
 """
 
 from __future__ import annotations
@@ -32,14 +27,8 @@ LOST_LOCKED = Rule(LESSON, "lost updates, Value += 1 under its lock", "<=", 0, u
 RULES = (READ_RATIO, ROUND_TRIP, LOST_UNLOCKED, LOST_LOCKED)
 
 
-def item_read_ratio(
-    fast: str = "shared_memory",
-    slow: str = "manager_list",
-    *,
-    seconds: float = 0.1,
-    repeats: int = 5,
-    items: int = 1 << 16,
-) -> float:
+def item_read_ratio(fast: str = "shared_memory", slow: str = "manager_list", *,
+                    seconds: float = 0.1, repeats: int = 5, items: int = 1 << 16) -> float:
     """How many times more items per second `fast` reads than `slow`, in this process (ratio, x).
 
     The two are timed in alternating rounds (helpers.timing.alternating), `seconds` each,

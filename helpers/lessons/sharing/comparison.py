@@ -32,22 +32,14 @@ from ...machine import (
 from ...probes import Measurement, measure
 from ...results import Result
 from ...runner import process_pool, wait
+from ...servers.redis import find_redis_server
 from ...units import MiB
 from ...workloads import sharing as work
 from . import charts
 from . import stores as sharing
 
-DEFAULT_STRATEGIES = (
-    "fork",
-    "array",
-    "rawarray",
-    "shared_memory",
-    "memmap",
-    "manager_list",
-    "manager_dict",
-    "manager_namespace",
-    "redis",
-)
+DEFAULT_STRATEGIES = ("fork", "array", "rawarray", "shared_memory", "memmap", "manager_list",
+                      "manager_dict", "manager_namespace", "redis")
 TIMEOUT = 120.0  # seconds for one strategy's workers; far above what any of them needs
 
 
@@ -65,8 +57,6 @@ def require_seconds(seconds: object) -> float:
 
 def strategies() -> Result:
     """The strategies side by side: what each can share, its reach, its clean-up (no measurement)."""
-    from ...servers.redis import find_redis_server
-
     return Result(
         title="The sharing strategies in helpers.lessons.sharing.stores",
         params={"Redis server": find_redis_server() or "none found"},
@@ -139,18 +129,10 @@ REFERENCE_ITEMS = 1024  # the reference run: the same task on 8 KiB, to subtract
 HOLD = 0.2  # seconds the workers stay idle at the end, so the (low-priority) sampler sees them
 
 
-def run_strategy(
-    name: str,
-    n: int,
-    workers: int,
-    seconds: float,
-    write: bool,
-    interval: float,
-    timeout: float,
-    method: str | None = None,
-) -> StrategyRun:
+def run_strategy(name: str, n: int, workers: int, seconds: float, write: bool, interval: float,
+                 timeout: float, method: str) -> StrategyRun:
+    """One strategy through the common task, in workers started by `method`."""
     cls = sharing.strategy(name)
-    method = method or cls.start_method or start_method()
     ctx = mp_context(method)
     barrier, lock = ctx.Barrier(workers), ctx.Lock()
     store = None
@@ -159,12 +141,8 @@ def run_strategy(
             started = time.perf_counter()
             store = cls.create(n, ctx)
             create_s = time.perf_counter() - started
-            with process_pool(
-                workers,
-                start_method=method,
-                initializer=work.attach,
-                initargs=(name, store.handle(), barrier, lock),
-            ) as pool:
+            with process_pool(workers, start_method=method, initializer=work.attach,
+                              initargs=(name, store.handle(), barrier, lock)) as pool:
                 tasks = [(seconds, seed, write, HOLD) for seed in range(workers)]
                 outs = wait(pool.starmap_async(work.read_and_write, tasks), timeout)
         # after the measurement, so the parent's look does not count in the memory peak
@@ -175,16 +153,12 @@ def run_strategy(
             store.destroy()
     size = n * sharing.ITEM_BYTES
     return StrategyRun(
-        name=name,
-        start_method=method,
-        create_s=create_s,
+        name=name, start_method=method, create_s=create_s,
         attach_s=statistics.median(o["attach_s"] for o in outs),
         bulk_mib_s=size * workers / MiB / max(o["bulk_s"] for o in outs),
         reads_per_s=sum(o["reads"] / o["read_s"] for o in outs),
         writes_per_s=sum(o["writes"] / o["write_s"] for o in outs) if write else None,
-        writes_seen=seen,
-        writes_checked=len(sample),
-        memory_bytes=_growth_while_working(m),
+        writes_seen=seen, writes_checked=len(sample), memory_bytes=_growth_while_working(m),
         measurement=m,
     )
 
@@ -205,16 +179,10 @@ def _growth_while_working(m: Measurement) -> int:
     return (max(during) if during else m.peak(metric)) - m.baseline(metric)
 
 
-def compare(
-    size_mb: float | None = None,
-    strategies: tuple[str, ...] | list[str] = DEFAULT_STRATEGIES,
-    *,
-    workers: int = 2,
-    seconds: float = 0.3,
-    write: bool = True,
-    interval: float = 0.03,
-    timeout: float = TIMEOUT,
-) -> CompareResult:
+def compare(size_mb: float | None = None,
+            strategies: tuple[str, ...] | list[str] = DEFAULT_STRATEGIES, *, workers: int = 2,
+            seconds: float = 0.3, write: bool = True, interval: float = 0.03,
+            timeout: float = TIMEOUT) -> CompareResult:
     """Put each strategy through the same task: workers read shared data, then write it.
 
     size_mb: the data's size (default: default_size_mb(); past the memory budget raises
@@ -234,13 +202,8 @@ def compare(
         raise ValueError("'value' holds one number, not an array: compare it in lost_updates()")
     result = CompareResult(
         title=f"{workers} workers share {size / MiB:.0f} MiB: every strategy, the same task",
-        params={
-            "size_mb": size_mb,
-            "strategies": names,
-            "workers": workers,
-            "seconds": seconds,
-            "write": write,
-        },
+        params={"size_mb": size_mb, "strategies": names, "workers": workers, "seconds": seconds,
+                "write": write},
         size_bytes=size,
         workers=workers,
     )
@@ -251,20 +214,17 @@ def compare(
         need = cls.footprint(size, workers)
         reason = cls.unavailable()
         if not reason and need > budget:
-            reason = (
-                f"needs about {need / MiB:.0f} MiB here, over this machine's memory budget of "
-                f"{budget / MiB:.0f} MiB: try a smaller size_mb"
-            )
+            reason = (f"needs about {need / MiB:.0f} MiB here, over this machine's memory budget "
+                      f"of {budget / MiB:.0f} MiB: try a smaller size_mb")
         if reason:
             result.runs.append(StrategyRun(name=name, skipped=reason))
             continue
         method = cls.start_method or start_method()
         if method not in result.reference_bytes:
-            reference = run_strategy(
-                "rawarray", REFERENCE_ITEMS, workers, seconds, write, interval, timeout, method
-            )
+            reference = run_strategy("rawarray", REFERENCE_ITEMS, workers, seconds, write,
+                                     interval, timeout, method)
             result.reference_bytes[method] = reference.memory_bytes
-        run = run_strategy(name, n, workers, seconds, write, interval, timeout)
+        run = run_strategy(name, n, workers, seconds, write, interval, timeout, method)
         run.memory_bytes = max(0, run.memory_bytes - result.reference_bytes[method])
         result.runs.append(run)
     result.rows = [_row(r, size) for r in result.runs]
@@ -289,68 +249,46 @@ def _start_helpers(methods: set[str]) -> None:
         forkserver.ensure_running()
 
 
+_MEASURED = ("item reads/s", "item writes/s", "read all (MiB/s)", "parent sees writes",
+             "memory (MiB)", "memory ÷ data", "start-up (ms)")
+
+
 def _row(r: StrategyRun, size: int) -> dict:
     cls = sharing.strategy(r.name)
-    row = {"strategy": r.name}
     if r.skipped:
-        row.update(
-            {
-                "item reads/s": None,
-                "item writes/s": None,
-                "read all (MiB/s)": None,
-                "parent sees writes": f"skipped: {r.skipped}",
-                "memory (MiB)": None,
-                "memory ÷ data": None,
-                "start-up (ms)": None,
-            }
-        )
+        measured = dict.fromkeys(_MEASURED) | {"parent sees writes": f"skipped: {r.skipped}"}
     else:
-        row.update(
-            {
-                "item reads/s": r.reads_per_s,
-                "item writes/s": r.writes_per_s,
-                "read all (MiB/s)": r.bulk_mib_s,
-                "parent sees writes": "n/a"
-                if r.writes_seen is None
-                else f"{r.writes_seen} of {r.writes_checked}",
-                "memory (MiB)": r.memory_bytes / MiB,
-                "memory ÷ data": r.memory_bytes / size,
-                "start-up (ms)": r.startup_s * 1000,
-            }
-        )
-    row.update(
-        {"can share": cls.shares, "across machines": cls.across_machines, "clean-up": cls.cleanup}
-    )
-    return row
+        seen = "n/a" if r.writes_seen is None else f"{r.writes_seen} of {r.writes_checked}"
+        values = (r.reads_per_s, r.writes_per_s, r.bulk_mib_s, seen, r.memory_bytes / MiB,
+                  r.memory_bytes / size, r.startup_s * 1000)
+        measured = dict(zip(_MEASURED, values, strict=True))
+    return {"strategy": r.name, **measured, "can share": cls.shares,
+            "across machines": cls.across_machines, "clean-up": cls.cleanup}
 
 
 def _compare_findings(result: CompareResult) -> list[str]:
     runs = result.measured
     if not runs:
         return ["No strategy could run here: see the table for why."]
-    findings = []
     fastest = max(runs, key=lambda r: r.reads_per_s)
     slowest = min(runs, key=lambda r: r.reads_per_s)
     times = fastest.reads_per_s / slowest.reads_per_s
-    findings.append(
+    findings = [
         f"Item reads: {fastest.name} did {fastest.reads_per_s:,.0f} per second, "
-        f"{times:,.1f}x as many as {slowest.name} ({slowest.reads_per_s:,.0f} per second)."
-        if times < 10
-        else f"Item reads: {fastest.name} did {fastest.reads_per_s:,.0f} per second, "
-        f"{times:,.0f}x as many as {slowest.name} ({slowest.reads_per_s:,.0f} per second)."
-    )
-    lost = [r for r in runs if r.writes_seen is not None and r.writes_seen == 0]
-    for r in lost:
-        findings.append(
-            f"{r.name}: the parent saw none of the {r.writes_checked} writes it checked; "
-            "each worker wrote to its own copy."
-        )
+        f"{times:,.{1 if times < 10 else 0}f}x as many as {slowest.name} "
+        f"({slowest.reads_per_s:,.0f} per second)."
+    ]
+    findings += [
+        f"{r.name}: the parent saw none of the {r.writes_checked} writes it checked; "
+        "each worker wrote to its own copy."
+        for r in runs
+        if r.writes_seen == 0
+    ]
     one_copy = [r.name for r in runs if r.memory_bytes / result.size_bytes < 1.5]
     many = [r for r in runs if r.memory_bytes / result.size_bytes >= 1.5]
     if one_copy:
-        findings.append(
-            f"About one copy of the data in memory (PSS, under 1.5x): {', '.join(one_copy)}."
-        )
+        names = ", ".join(one_copy)
+        findings.append(f"About one copy of the data in memory (PSS, under 1.5x): {names}.")
     if many:
         worst = max(many, key=lambda r: r.memory_bytes)
         findings.append(
@@ -362,9 +300,7 @@ def _compare_findings(result: CompareResult) -> list[str]:
         f"Slowest start-up: {slow_start.name}, {slow_start.startup_s * 1000:.0f} ms to create the data "
         "and attach the workers."
     )
-    skipped = [r for r in result.runs if r.skipped]
-    for r in skipped:
-        findings.append(f"{r.name} was skipped: {r.skipped}")
+    findings += [f"{r.name} was skipped: {r.skipped}" for r in result.runs if r.skipped]
     if usable_cores() < 2:
         findings.append(
             "With 1 usable core the workers took turns, so the rates are those of one process at a time."

@@ -1,8 +1,6 @@
 """Lesson 05, section 3: updates lost when workers add to one shared counter.
 
-Introduced in 05_sharing_memory.ipynb. lost_updates() has workers add 1 to one shared
-counter for a while, unprotected (read, then write back), then protected (a lock, or one
-server step); lost = additions made - final value.
+Introduced in 05_sharing_memory.ipynb: lost_updates(), first unprotected, then protected.
 """
 
 from __future__ import annotations
@@ -59,12 +57,8 @@ def lost_updates(
         row: dict = {"strategy": name}
         with (
             sharing.open_store(name, 1, ctx) as store,
-            process_pool(
-                workers,
-                start_method=method,
-                initializer=work.attach,
-                initargs=(name, store.handle(), barrier, lock),
-            ) as pool,
+            process_pool(workers, start_method=method, initializer=work.attach,
+                         initargs=(name, store.handle(), barrier, lock)) as pool,
         ):
             for safely in (False, True):
                 store.set(0, 0)
@@ -78,29 +72,25 @@ def lost_updates(
                 row[f"lost % ({key})"] = 100 * (made - final) / made
         row["protection"] = cls.protected_by
         rows.append(row)
-    result = LostUpdatesResult(
+    return LostUpdatesResult(
         title=f"{workers} workers add 1 to one shared counter for {seconds:g} s",
         params={"strategies": names, "workers": workers, "seconds": seconds},
         rows=rows,
+        findings=_lost_findings(rows),
         workers=workers,
     )
-    result.findings = _lost_findings(rows, workers)
-    return result
 
 
-def _lost_findings(rows: list[dict], workers: int) -> list[str]:
+def _lost_findings(rows: list[dict]) -> list[str]:
     findings = []
     measured = [r for r in rows if "skipped" not in r]
     losing = [r for r in measured if r["lost (unprotected)"] > 0]
     if losing:
-        findings.append(
-            "Unprotected, updates were lost with "
-            + "; ".join(
-                f"{r['strategy']} ({r['lost (unprotected)']:,} of {r['additions (unprotected)']:,})"
-                for r in losing
-            )
-            + "."
+        lost = "; ".join(
+            f"{r['strategy']} ({r['lost (unprotected)']:,} of {r['additions (unprotected)']:,})"
+            for r in losing
         )
+        findings.append(f"Unprotected, updates were lost with {lost}.")
     clean = [r["strategy"] for r in measured if r["lost (unprotected)"] == 0]
     if clean:
         why = (
@@ -111,14 +101,11 @@ def _lost_findings(rows: list[dict], workers: int) -> list[str]:
         findings.append(f"Unprotected, no update was lost this time with {', '.join(clean)}.{why}")
     protected_lost = [r for r in measured if r["lost (protected)"] != 0]
     if protected_lost:
+        names = ", ".join(r["strategy"] for r in protected_lost)
         findings.append(
-            "Protected, updates were STILL lost with "
-            + ", ".join(r["strategy"] for r in protected_lost)
-            + ": that protection does not work."
+            f"Protected, updates were STILL lost with {names}: that protection does not work."
         )
     elif measured:
         findings.append("Protected, no update was lost with any strategy.")
-    for r in rows:
-        if "skipped" in r:
-            findings.append(f"{r['strategy']} was skipped: {r['skipped']}")
-    return findings
+    skipped = [f"{r['strategy']} was skipped: {r['skipped']}" for r in rows if "skipped" in r]
+    return findings + skipped

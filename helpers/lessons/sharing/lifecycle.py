@@ -16,6 +16,7 @@ The rules the scenarios show (POSIX; Windows frees a segment with its last handl
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from ...machine import start_method
 from ...processes import helpers_env
 from ...results import Result
 from ...servers.redis import folders_of, servers_of
@@ -59,6 +61,7 @@ shm.close()  # closed, but never unlinked
 
 _OWNER_WAITS = """
 import sys
+from contextlib import suppress
 from multiprocessing import shared_memory
 
 name = sys.argv[1]
@@ -72,26 +75,17 @@ try:
 except FileNotFoundError:
     print("gone", flush=True)
 shm.close()
-try:
+with suppress(FileNotFoundError):
     shm.unlink()
-except FileNotFoundError:
-    pass
 """
 
 _OTHER_PROGRAM_ATTACHES = """
 import sys
-from multiprocessing import shared_memory
-
-shm = shared_memory.SharedMemory(sys.argv[1])  # attach with the defaults
-print("read", shm.buf[0], flush=True)
-shm.close()
-"""
-
-_OTHER_PROGRAM_ATTACHES_UNTRACKED = """
-import sys
 from multiprocessing import resource_tracker, shared_memory
 
-if sys.version_info >= (3, 13):
+if sys.argv[2] == "defaults":
+    shm = shared_memory.SharedMemory(sys.argv[1])
+elif sys.version_info >= (3, 13):
     shm = shared_memory.SharedMemory(sys.argv[1], track=False)
 else:  # before 3.13: attach, then take the segment back off this process's tracker
     shm = shared_memory.SharedMemory(sys.argv[1])
@@ -99,7 +93,6 @@ else:  # before 3.13: attach, then take the segment back off this process's trac
 print("read", shm.buf[0], flush=True)
 shm.close()
 """
-
 
 _CLOSE_WITH_AN_ARRAY = """
 import sys
@@ -134,34 +127,37 @@ def attach_and_read(name: str) -> int:
         shm.close()
 
 
-
 def _python(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", script, *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=helpers_env(),
-    )
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                          timeout=TIMEOUT, env=helpers_env())
 
 
 def _warnings(*stderrs: str) -> list[str]:
     """The resource tracker's warnings in stderr, without file paths and line numbers."""
-    found = []
-    for text in stderrs:
-        for line in text.splitlines():
-            if "UserWarning: resource_tracker" in line:
-                message = line.split("UserWarning: ", 1)[1].strip()
-                if message not in found:
-                    found.append(message)
-    return found
+    found = (
+        line.split("UserWarning: ", 1)[1].strip()
+        for text in stderrs
+        for line in text.splitlines()
+        if "UserWarning: resource_tracker" in line
+    )
+    return list(dict.fromkeys(found))  # each warning once, in order
+
+
+def _on_new_segment(script: str, *args: str) -> tuple[subprocess.CompletedProcess, bool]:
+    """Run script on a new segment name; return the run and whether the segment was left."""
+    name = segment_name()
+    try:
+        run = _python(script, name, *args)
+        return run, segment_exists(name)
+    finally:
+        remove_segment(name)
 
 
 def segment_exists(name: str) -> bool:
     """Whether segment name exists now, looked up without taking any part in its life."""
     if Path("/dev/shm").is_dir():  # Linux lists segments as files
         return (Path("/dev/shm") / name).exists()
-    return _python(_OTHER_PROGRAM_ATTACHES_UNTRACKED, name).returncode == 0
+    return _python(_OTHER_PROGRAM_ATTACHES, name, "untracked").returncode == 0
 
 
 def remove_segment(name: str) -> None:
@@ -185,12 +181,7 @@ def _row(scenario: str, code: str, left: bool, warnings: list[str], outcome: str
 
 
 def _done_right(method: str) -> dict:
-    name = segment_name()
-    try:
-        run = _python(_DONE_RIGHT, name, method)
-        left = segment_exists(name)
-    finally:
-        remove_segment(name)
+    run, left = _on_new_segment(_DONE_RIGHT, method)
     warnings = _warnings(run.stderr)
     read = run.stdout.strip().rsplit(" ", 1)[-1] if run.returncode == 0 else "nothing (it failed)"
     return _row(
@@ -204,12 +195,7 @@ def _done_right(method: str) -> dict:
 
 
 def _forgets_unlink() -> dict:
-    name = segment_name()
-    try:
-        run = _python(_FORGETS_UNLINK, name)
-        left = segment_exists(name)
-    finally:
-        remove_segment(name)
+    run, left = _on_new_segment(_FORGETS_UNLINK)
     warnings = _warnings(run.stderr)
     cleaned = "the resource tracker removed it when the program exited" if not left else "it stayed"
     return _row(
@@ -223,20 +209,13 @@ def _forgets_unlink() -> dict:
 
 def _other_program(untracked: bool) -> dict:
     name = segment_name()
-    owner = subprocess.Popen(
-        [sys.executable, "-c", _OWNER_WAITS, name],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=helpers_env(),
-    )
+    pipe = subprocess.PIPE
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER_WAITS, name], stdin=pipe, stdout=pipe,
+                             stderr=pipe, text=True, env=helpers_env())
     try:
         if owner.stdout.readline().strip() != "ready":
             raise RuntimeError(f"the owner program failed: {owner.communicate(timeout=TIMEOUT)[1]}")
-        other = _python(
-            _OTHER_PROGRAM_ATTACHES_UNTRACKED if untracked else _OTHER_PROGRAM_ATTACHES, name
-        )
+        other = _python(_OTHER_PROGRAM_ATTACHES, name, "untracked" if untracked else "defaults")
         out, err = owner.communicate("go\n", timeout=TIMEOUT)
         left = segment_exists(name)
     finally:
@@ -245,32 +224,23 @@ def _other_program(untracked: bool) -> dict:
             owner.wait()
         remove_segment(name)
     warnings = _warnings(other.stderr, err)
-    still = "still there" in out
     how = "track=False" if sys.version_info >= (3, 13) else "resource_tracker.unregister()"
+    if "still there" in out:
+        outcome = "the owner still had its segment"
+    else:
+        outcome = "the OTHER program's tracker unlinked the segment under the owner"
     return _row(
         "another program attaches" + (f", with {how}" if untracked else ""),
-        "owner creates and waits; a separate program attaches"
-        + (f" ({how})" if untracked else " (defaults)")
-        + ", reads, closes, exits; owner unlinks",
+        f"owner creates and waits; a separate program attaches ({how if untracked else 'defaults'})"
+        ", reads, closes, exits; owner unlinks",
         left,
         warnings,
-        (
-            "the owner still had its segment"
-            if still
-            else "the OTHER program's tracker unlinked the segment under the owner"
-        )
-        + (f"; {len(warnings)} warning(s)" if warnings else "; no warning"),
+        outcome + (f"; {len(warnings)} warning(s)" if warnings else "; no warning"),
     )
 
 
 def _close_with_an_array(how: str) -> dict:
-    import signal
-
-    name = segment_name()
-    try:
-        run = _python(_CLOSE_WITH_AN_ARRAY, name, how)
-    finally:
-        remove_segment(name)
+    run, left = _on_new_segment(_CLOSE_WITH_AN_ARRAY, how)
     said = [line for line in run.stdout.splitlines() if line]
     if run.returncode < 0:
         crash = f"the program CRASHED ({signal.Signals(-run.returncode).name})"
@@ -279,28 +249,19 @@ def _close_with_an_array(how: str) -> dict:
     return _row(
         f"close() while {code} uses it",
         f"owner makes {code}, calls close(), reads the array; then del array and close()",
-        segment_exists(name),
+        left,
         _warnings(run.stderr),
         "; ".join(said),
     )
 
 
-def scenarios(method: str | None = None) -> list[dict]:
+def scenarios() -> list[dict]:
     """Run every life-cycle scenario; one row each: what was done, what was left, warnings."""
-    from ...machine import start_method
-
     if sys.platform == "win32":
-        return [
-            _row(
-                "Windows",
-                "any",
-                False,
-                [],
-                "Windows frees a segment when its last handle closes: no tracker, no unlink",
-            )
-        ]
+        why = "Windows frees a segment when its last handle closes: no tracker, no unlink"
+        return [_row("Windows", "any", False, [], why)]
     return [
-        _done_right(method or start_method()),
+        _done_right(start_method()),
         _forgets_unlink(),
         _other_program(untracked=False),
         _other_program(untracked=True),
@@ -320,11 +281,10 @@ class LifeCycleResult(Result):
 def shm_life_cycle() -> LifeCycleResult:
     """Run each life-cycle scenario (in fresh processes) and say what was left. Lesson 05, section 5."""
     rows = scenarios()
-    result = LifeCycleResult(
-        title="A shared-memory segment's life: who closes, who unlinks", params={}, rows=rows
+    return LifeCycleResult(
+        title="A shared-memory segment's life: who closes, who unlinks", params={}, rows=rows,
+        findings=[f"{r['scenario']}: {r['outcome']}" for r in rows],
     )
-    result.findings = [f"{r['scenario']}: {r['outcome']}" for r in rows]
-    return result
 
 
 # -- what is left behind ----------------------------------------------------------------------

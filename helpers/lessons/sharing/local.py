@@ -12,13 +12,14 @@ import secrets
 import shutil
 import sys
 import tempfile
+from contextlib import nullcontext
 from multiprocessing import shared_memory
 from pathlib import Path
 
 import numpy as np
 
 from ...machine import start_methods
-from .base import ITEM_BYTES, Shared
+from .base import ITEM_BYTES, NumpyView, Shared
 
 SEGMENT_PREFIX = "psm_h"  # psm_h<owner pid>_<random>: our segments, told apart from others'
 MEMMAP_PREFIX = "helpers-memmap-"
@@ -27,8 +28,11 @@ MEMMAP_PREFIX = "helpers-memmap-"
 _inherited: dict[str, np.ndarray] = {}
 
 
-class ForkInherited(Shared):
-    """A numpy array the parent made before forking: children read the same pages."""
+class ForkInherited(NumpyView):
+    """A numpy array the parent made before forking: children read the same pages.
+
+    A write copies the page it lands on (copy-on-write), privately, in the writing process.
+    """
 
     name = "fork"
     shares = (
@@ -39,7 +43,7 @@ class ForkInherited(Shared):
     protected_by = "nothing can: each process writes its own private copy"
     start_method = "fork"
 
-    def __init__(self, n: int, token: str, data: np.ndarray | None, *, owner: bool) -> None:
+    def __init__(self, n: int, token: str, data: np.ndarray, *, owner: bool) -> None:
         super().__init__(n, owner=owner)
         self.token, self.data = token, data
 
@@ -66,24 +70,6 @@ class ForkInherited(Shared):
                 "start the workers with the fork start method"
             )
         return cls(n, token, data, owner=False)
-
-    def get(self, i):
-        return int(self.data[i])
-
-    def set(self, i, value):
-        self.data[i] = value  # copy-on-write: the first write to a page copies it, privately
-
-    def put(self, start, values):
-        self.data[start : start + len(values)] = values
-
-    def total(self):
-        return int(self.data.sum())
-
-    def snapshot(self):
-        return self.data.copy()
-
-    def release(self):
-        self.data = None
 
     def free(self):
         _inherited.pop(self.token, None)
@@ -158,6 +144,13 @@ class SharedArray(Shared):
         array, n = handle
         return cls(n, array, owner=False)
 
+    def _guard(self, lock=None):
+        """What protects a step over the array: its own re-entrant lock (get and set retake it)."""
+        return self.array.get_lock()
+
+    def _numpy(self) -> np.ndarray:
+        return np.frombuffer(self.array.get_obj(), dtype=np.int64)
+
     def get(self, i):
         return self.array[i]
 
@@ -165,22 +158,19 @@ class SharedArray(Shared):
         self.array[i] = value
 
     def increment_safely(self, i, lock):
-        with self.array.get_lock():  # a re-entrant lock: get and set inside take it again
+        with self._guard(lock):  # one lock around the read AND the write
             self.array[i] += 1
 
-    def _numpy(self) -> np.ndarray:
-        return np.frombuffer(self.array.get_obj(), dtype=np.int64)
-
     def put(self, start, values):
-        with self.array.get_lock():
+        with self._guard():
             self._numpy()[start : start + len(values)] = values
 
     def total(self):
-        with self.array.get_lock():
+        with self._guard():
             return int(self._numpy().sum())
 
     def snapshot(self):
-        with self.array.get_lock():
+        with self._guard():
             return self._numpy().copy()
 
     def release(self):
@@ -197,21 +187,11 @@ class RawArray(SharedArray):
     def allocate(cls, n, context):
         return cls(n, context.RawArray("q", n), owner=True)
 
-    def increment_safely(self, i, lock):
-        with lock:
-            self.array[i] += 1
+    def _guard(self, lock=None):
+        return nullcontext() if lock is None else lock  # no lock of its own: the caller's, if any
 
     def _numpy(self):
         return np.frombuffer(self.array, dtype=np.int64)
-
-    def put(self, start, values):
-        self._numpy()[start : start + len(values)] = values
-
-    def total(self):
-        return int(self._numpy().sum())
-
-    def snapshot(self):
-        return self._numpy().copy()
 
 
 def segment_name() -> str:
@@ -219,19 +199,7 @@ def segment_name() -> str:
     return f"{SEGMENT_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
 
 
-def attach_segment(name: str) -> shared_memory.SharedMemory:
-    """Open an existing segment without taking ownership of it.
-
-    From Python 3.13, track=False keeps this process's resource tracker out of it. Before,
-    attaching registers the segment with the tracker: harmless in our pool workers, which
-    share their parent's tracker, but see lifecycle.py for unrelated processes.
-    """
-    if sys.version_info >= (3, 13):
-        return shared_memory.SharedMemory(name=name, track=False)
-    return shared_memory.SharedMemory(name=name)
-
-
-class SharedMemoryArray(Shared):
+class SharedMemoryArray(NumpyView):
     """multiprocessing.shared_memory: a named segment, seen through a numpy array."""
 
     name = "shared_memory"
@@ -244,7 +212,7 @@ class SharedMemoryArray(Shared):
         self.segment = segment
         # frombuffer, not np.ndarray(buffer=...): with it, close() refuses (BufferError) while
         # an array still points into the segment, instead of unmapping it under the array
-        self.view = np.frombuffer(segment.buf, dtype=np.int64, count=n)
+        self.data = np.frombuffer(segment.buf, dtype=np.int64, count=n)
 
     @classmethod
     def allocate(cls, n, context):
@@ -262,33 +230,25 @@ class SharedMemoryArray(Shared):
     @classmethod
     def attach(cls, handle):
         name, n = handle
-        return cls(n, attach_segment(name), owner=False)
-
-    def get(self, i):
-        return int(self.view[i])
-
-    def set(self, i, value):
-        self.view[i] = value
-
-    def put(self, start, values):
-        self.view[start : start + len(values)] = values
-
-    def total(self):
-        return int(self.view.sum())
-
-    def snapshot(self):
-        return self.view.copy()
+        # From Python 3.13, track=False keeps this process's resource tracker out of it. Before,
+        # attaching registers the segment with the tracker: harmless in our pool workers, which
+        # share their parent's tracker (lifecycle.py shows the other case).
+        options = {"track": False} if sys.version_info >= (3, 13) else {}
+        return cls(n, shared_memory.SharedMemory(name=name, **options), owner=False)
 
     def release(self):
-        self.view = None  # drop our array first: close() refuses while one uses the buffer
+        super().release()  # drop our array first: close() refuses while one uses the buffer
         self.segment.close()
 
     def free(self):
         self.segment.unlink()
 
 
-class MemmapArray(Shared):
-    """numpy.memmap over a file in a temporary folder: processes map the same file pages."""
+class MemmapArray(NumpyView):
+    """numpy.memmap over a file in a temporary folder: processes map the same file pages.
+
+    Writes reach the file when the OS writes the pages back, in its own time.
+    """
 
     name = "memmap"
     shares = "fixed-dtype arrays (bytes in a file)"
@@ -316,27 +276,8 @@ class MemmapArray(Shared):
     @classmethod
     def attach(cls, handle):
         path, n = handle
-        return cls(
-            n, Path(path), np.memmap(path, dtype=np.int64, mode="r+", shape=(n,)), owner=False
-        )
-
-    def get(self, i):
-        return int(self.data[i])
-
-    def set(self, i, value):
-        self.data[i] = value
-
-    def put(self, start, values):
-        self.data[start : start + len(values)] = values  # the OS writes the file in its own time
-
-    def total(self):
-        return int(self.data.sum())
-
-    def snapshot(self):
-        return np.array(self.data)
-
-    def release(self):
-        self.data = None  # the mapping ends with the last reference to it
+        data = np.memmap(path, dtype=np.int64, mode="r+", shape=(n,))
+        return cls(n, Path(path), data, owner=False)
 
     def free(self):
         shutil.rmtree(self.path.parent, ignore_errors=True)
@@ -347,11 +288,8 @@ def segments_of(pid: int | None = None) -> list[str]:
 
     Only Linux lists segments as files; elsewhere this returns [].
     """
-    folder = Path("/dev/shm")
-    if not folder.is_dir():
-        return []
     prefix = f"{SEGMENT_PREFIX}{os.getpid() if pid is None else pid}_"
-    return sorted(p.name for p in folder.glob(f"{prefix}*"))
+    return sorted(p.name for p in Path("/dev/shm").glob(f"{prefix}*"))
 
 
 def memmap_folders_of(pid: int | None = None) -> list[Path]:

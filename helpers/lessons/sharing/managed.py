@@ -24,14 +24,11 @@ class _Managed(Shared):
     cleanup = "manager.shutdown(), or leaving its with block, ends the server process"
     copies_on_read = True  # reading everything at once brings a full copy into the reader
     fill_chunk = 1 << 16  # items sent per message when filling: Python objects are big
+    kind: str  # the manager's method that makes the shared object: "list", "dict", ...
 
     def __init__(self, n: int, proxy, manager=None, *, owner: bool) -> None:
         super().__init__(n, owner=owner)
         self.proxy, self.manager = proxy, manager
-
-    @classmethod
-    def _new_proxy(cls, manager):
-        raise NotImplementedError
 
     @classmethod
     def allocate(cls, n, context):
@@ -40,7 +37,7 @@ class _Managed(Shared):
         manager = SyncManager(ctx=context)
         try:
             manager.start()
-            return cls(n, cls._new_proxy(manager), manager, owner=True)
+            return cls(n, getattr(manager, cls.kind)(), manager, owner=True)
         except BaseException:
             server = getattr(manager, "_process", None)  # set as soon as it was started
             if server is not None and server.is_alive():
@@ -56,6 +53,12 @@ class _Managed(Shared):
         proxy, n = handle
         return cls(n, proxy, owner=False)
 
+    def get(self, i):
+        return self.proxy[i]  # one round trip
+
+    def set(self, i, value):
+        self.proxy[i] = value
+
     def release(self):
         self.proxy = None
 
@@ -67,20 +70,11 @@ class ManagerList(_Managed):
     """manager.list(): a list in the manager's process; proxy[i] is one round trip."""
 
     name = "manager_list"
+    kind = "list"
     holds = 5.0  # a list of ints: an 8-byte pointer plus a 32-byte int object per item
-
-    @classmethod
-    def _new_proxy(cls, manager):
-        return manager.list()
 
     def put(self, start, values):
         self.proxy.extend(values.tolist())  # create() fills in order, so this appends
-
-    def get(self, i):
-        return self.proxy[i]
-
-    def set(self, i, value):
-        self.proxy[i] = value
 
     def total(self):
         return sum(self.proxy[:])  # proxy[:] copies the whole list into this process
@@ -93,41 +87,26 @@ class ManagerDict(_Managed):
     """manager.dict(): a dict in the manager's process; proxy[key] is one round trip."""
 
     name = "manager_dict"
+    kind = "dict"
     holds = 13.0  # hash table entries plus an int object for every key and every value
 
-    @classmethod
-    def _new_proxy(cls, manager):
-        return manager.dict()
-
     def put(self, start, values):
-        self.proxy.update(
-            dict(zip(range(start, start + len(values)), values.tolist(), strict=True))
-        )
-
-    def get(self, i):
-        return self.proxy[i]
-
-    def set(self, i, value):
-        self.proxy[i] = value
+        self.proxy.update(dict(enumerate(values.tolist(), start)))  # {start: v0, start+1: v1, ...}
 
     def total(self):
         return sum(self.proxy.values())  # values() sends back a full list
 
     def snapshot(self):
-        values = self.proxy.values()  # keys were inserted in order 0, 1, ..., n-1
-        return np.array(values, dtype=np.int64)
+        return np.array(self.proxy.values(), dtype=np.int64)  # keys went in as 0, 1, ..., n-1
 
 
 class ManagerNamespace(_Managed):
     """manager.Namespace() holding a numpy array: every attribute read copies the whole array."""
 
     name = "manager_namespace"
+    kind = "Namespace"
     holds = 2.0  # the array, plus the pickled copy the server makes to send it
     fill_chunk = sys.maxsize  # a Namespace attribute is set whole: one chunk
-
-    @classmethod
-    def _new_proxy(cls, manager):
-        return manager.Namespace()
 
     def put(self, start, values):
         self.proxy.data = values  # one chunk: the whole array
@@ -150,3 +129,4 @@ class ManagerNamespace(_Managed):
 
     def snapshot(self):
         return np.array(self.proxy.data, dtype=np.int64)
+

@@ -46,18 +46,14 @@ class RedisBytes(Shared):
             raise
 
     def handle(self):
-        return (self.server.unix_socket, self.server.port, self.n)
+        return (self.server.address, self.n)  # redis://127.0.0.1:<port> or unix://<socket>
 
     @classmethod
     def attach(cls, handle):
         import redis
 
-        unix_socket, port, n = handle
-        if unix_socket:
-            client = redis.Redis(unix_socket_path=unix_socket)
-        else:
-            client = redis.Redis(host="127.0.0.1", port=port)
-        return cls(n, client, owner=False)
+        address, n = handle
+        return cls(n, redis.Redis.from_url(address), owner=False)
 
     def get(self, i):
         raw = self.client.getrange(self.key, i * ITEM_BYTES, i * ITEM_BYTES + ITEM_BYTES - 1)

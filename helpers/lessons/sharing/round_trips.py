@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import pickle
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...machine import require_workers
-from ...results import Result
+from ...results import Result, html_table, text_table
 from ...servers.redis import HOW_TO_GET_REDIS, find_redis_server, redis_server
 from ...timing import median_seconds
 from . import charts
@@ -32,27 +31,23 @@ class RedisResult(Result):
     round_trip_s: float | None = None
 
     def _repr_html_(self) -> str:
-        from ...results import html_table
-
         return super()._repr_html_() + "<p><b>Round trips</b></p>" + html_table(self.trips)
 
     def __str__(self) -> str:
-        from ...results import text_table
-
         return super().__str__() + "\n\nRound trips\n" + text_table(self.trips)
 
     def plot(self):
         return [self.plot_serialising(), self.plot_round_trips()]
 
     def plot_serialising(self):
-        if self.skipped:
-            return charts.message("Redis experiment skipped", self.skipped)
-        return charts.serialising(self.rows)
+        return self._why_skipped() or charts.serialising(self.rows)
 
     def plot_round_trips(self):
-        if self.skipped:
-            return charts.message("Redis experiment skipped", self.skipped)
-        return charts.round_trips(self.trips)
+        return self._why_skipped() or charts.round_trips(self.trips)
+
+    def _why_skipped(self):
+        """A figure saying why the experiment was skipped (None when it ran)."""
+        return charts.message("Redis experiment skipped", self.skipped) if self.skipped else None
 
 
 RECORD = "a record (dict)"
@@ -101,37 +96,21 @@ def redis_costs(
     and decode, and a SET plus GET with decoding. Without a server, the result says how to
     get one and nothing fails.
     """
-    for what, value in (
-        ("operations", operations),
-        ("repeats", repeats),
-        ("array_items", array_items),
-        ("batch", batch),
-    ):
+    params = {"operations": operations, "repeats": repeats, "array_items": array_items,
+              "batch": batch}
+    for what, value in params.items():
         require_workers(value, what=what)
     title = "What Redis costs: round trips and serialising"
-    params = {
-        "operations": operations,
-        "repeats": repeats,
-        "array_items": array_items,
-        "batch": batch,
-    }
     if find_redis_server() is None:
         return RedisResult(
             title=title, params=params, skipped=HOW_TO_GET_REDIS, findings=[HOW_TO_GET_REDIS]
         )
-    with redis_server() as server, ExitStack() as stack:
-        client = stack.enter_context(server.client())
+    with redis_server() as server, server.client() as client:
         round_trip = redis_round_trip(client, operations, repeats)
         trips = _trips(client, operations, repeats, batch)
         rows = _serialising(client, array_items, repeats)
-    result = RedisResult(
-        title=title,
-        params=params,
-        rows=rows,
-        trips=trips,
-        start_seconds=server.start_seconds,
-        round_trip_s=round_trip,
-    )
+    result = RedisResult(title=title, params=params, rows=rows, trips=trips,
+                         start_seconds=server.start_seconds, round_trip_s=round_trip)
     result.findings = _redis_findings(result, batch)
     return result
 
@@ -150,29 +129,22 @@ def _trips(client, operations: int, repeats: int, batch: int) -> list[dict]:
                     pipe.set(key, b"1")
                 pipe.execute()  # one round trip carries the whole batch
 
-    seconds = median_seconds(
-        {
-            "one by one": one_by_one,
-            f"pipelined, batches of {batch}": lambda: pipelined(batch),
-            f"one pipeline of {operations}": lambda: pipelined(operations),
-        },
-        repeats,
-    )
+    ways = {
+        "one by one": one_by_one,
+        f"pipelined, batches of {batch}": lambda: pipelined(batch),
+        f"one pipeline of {operations}": lambda: pipelined(operations),
+    }
+    seconds = median_seconds(ways, repeats)
     client.delete(*keys)
     return [
-        {
-            "way": way,
-            "operations/s": operations / took,
-            "µs per operation": took / operations * 1e6,
-        }
+        {"way": way, "operations/s": operations / took, "µs per operation": took / operations * 1e6}
         for way, took in seconds.items()
     ]
 
 
 def _serialising(client, array_items: int, repeats: int) -> list[dict]:
-    rows = []
-    for payload_name, payload in _payloads(array_items).items():
-        rows += _serialising_one(client, payload_name, payload, repeats)
+    payloads = _payloads(array_items).items()
+    rows = [row for name, data in payloads for row in _serialising_one(client, name, data, repeats)]
     client.delete("payload")
     return rows
 
@@ -188,21 +160,15 @@ def _serialising_one(client, payload_name: str, payload, repeats: int) -> list[d
 
     # default arguments bind each format's functions now, not when the lambda runs
     encode_s = median_seconds({f: lambda e=e: e(payload) for f, (e, _) in formats.items()}, repeats)
-    decode_s = median_seconds(
-        {f: lambda d=d, f=f: d(encoded[f]) for f, (_, d) in formats.items()}, repeats
-    )
-    trip_s = median_seconds(
-        {f: lambda e=e, d=d: round_trip(e, d) for f, (e, d) in formats.items()}, repeats
-    )
+    decode_s = median_seconds({f: lambda d=d, f=f: d(encoded[f]) for f, (_, d) in formats.items()},
+                              repeats)
+    trip_s = median_seconds({f: lambda e=e, d=d: round_trip(e, d) for f, (e, d) in formats.items()},
+                            repeats)
     return [
-        {
-            "payload": payload_name,
-            "format": fmt,
-            "size (KiB)": len(data.encode() if isinstance(data, str) else data) / 1024,
-            "encode (µs)": encode_s[fmt] * 1e6,
-            "decode (µs)": decode_s[fmt] * 1e6,
-            "SET + GET + decode (µs)": trip_s[fmt] * 1e6,
-        }
+        {"payload": payload_name, "format": fmt,
+         "size (KiB)": len(data.encode() if isinstance(data, str) else data) / 1024,
+         "encode (µs)": encode_s[fmt] * 1e6, "decode (µs)": decode_s[fmt] * 1e6,
+         "SET + GET + decode (µs)": trip_s[fmt] * 1e6}
         for fmt, data in encoded.items()
     ]
 

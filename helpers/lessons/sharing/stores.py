@@ -32,26 +32,14 @@ from .local import (
     SharedArray,
     SharedMemoryArray,
     SharedValue,
-    memmap_folders_of,
-    segments_of,
 )
 from .managed import ManagerDict, ManagerList, ManagerNamespace
 from .remote import RedisBytes
 
 STRATEGIES: dict[str, type[Shared]] = {
     cls.name: cls
-    for cls in (
-        ForkInherited,
-        SharedValue,
-        SharedArray,
-        RawArray,
-        SharedMemoryArray,
-        MemmapArray,
-        ManagerList,
-        ManagerDict,
-        ManagerNamespace,
-        RedisBytes,
-    )
+    for cls in (ForkInherited, SharedValue, SharedArray, RawArray, SharedMemoryArray, MemmapArray,
+                ManagerList, ManagerDict, ManagerNamespace, RedisBytes)
 }
 
 
@@ -67,9 +55,7 @@ def strategy(name: str) -> type[Shared]:
 
 def require_strategies(names: Iterable[str]) -> list[str]:
     """Return names as a list if every one is known (ValueError naming the first unknown one)."""
-    if isinstance(names, str):
-        names = [names]
-    names = list(names)
+    names = [names] if isinstance(names, str) else list(names)
     if not names:
         raise ValueError(f"name at least one strategy; known: {', '.join(STRATEGIES)}")
     for name in names:
@@ -87,7 +73,7 @@ def open_store(name: str, n: int, context=None) -> Iterator[Shared]:
         store.destroy()
 
 
-def describe(names: Iterable[str] | None = None) -> list[dict[str, str]]:
+def describe() -> list[dict[str, str]]:
     """What each strategy can share, whether it reaches other machines, how it is cleaned up."""
     return [
         {
@@ -97,19 +83,9 @@ def describe(names: Iterable[str] | None = None) -> list[dict[str, str]]:
             "clean-up": cls.cleanup,
             "available here": cls.unavailable() or "yes",
         }
-        for cls in (strategy(n) for n in (names if names is not None else STRATEGIES))
+        for cls in STRATEGIES.values()
     ]
 
 
-__all__ = [
-    "ITEM_BYTES",
-    "STRATEGIES",
-    "Shared",
-    "require_strategies",
-    "describe",
-    "memmap_folders_of",
-    "open_store",
-    "segments_of",
-    "strategy",
-    "timed_ops",
-]
+__all__ = ["ITEM_BYTES", "STRATEGIES", "Shared", "describe", "open_store", "require_strategies",
+           "strategy", "timed_ops"]
