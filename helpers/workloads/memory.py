@@ -1,10 +1,8 @@
 """Work on data that a parent process left in a module global before starting workers.
 
 Introduced in 00_start_here.ipynb (the shared buffer, `inherited`) and the heart of
-04_memory_duplication.ipynb (the big read-only global, `data`). Under fork, workers see the
-parent's global through copy-on-write pages; under spawn and forkserver a worker starts a
-fresh interpreter, so the pool initializer prepare() builds the global again in every
-worker, as a script's module-level code is run again by each spawned worker.
+04_memory_duplication.ipynb (the big read-only global, `data`): forked workers see the
+parent's global through copy-on-write pages; spawned ones build it again.
 
     parent: publish(spec) builds `data`  ->  Pool(initializer=prepare, initargs=(spec, barrier))
     worker: prepare() keeps the inherited `data` (fork) or rebuilds it (spawn, forkserver)
@@ -20,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..events import recorded
 from ..pages import exclusive_pages, private_bytes
@@ -74,9 +72,8 @@ class DataSpec:
     @classmethod
     def for_size(cls, kind: str, nbytes: int) -> DataSpec:
         """The spec whose data takes about nbytes (see KINDS for the per-item cost)."""
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
-        return cls(kind, max(1, nbytes // KINDS[kind][1]))
+        per_item = KINDS.get(kind, ("", 1))[1]  # an unknown kind fails in __post_init__
+        return cls(kind, max(1, nbytes // per_item))
 
 
 def build(spec: DataSpec):
@@ -105,11 +102,9 @@ def block_size(nbytes: int) -> int:
 def data_bytes(items) -> int:
     """Bytes the data built by build() takes in memory, from the sizes of its own objects.
 
-    The container (sys.getsizeof) plus, for a list, each item's object rounded up to the
-    allocator's block size; a one-item list adds its own item array and int. Computed from
-    one sample item, since all items of a kind are alike (bytes, numpy arrays and
-    array.array count their own buffer in sys.getsizeof). Trap: sys.getsizeof alone misses
-    a list's items and the allocator's rounding. Lesson 04, section 2.
+    The container (sys.getsizeof; a buffer's includes its bytes) plus, for a list, one
+    sample item's object rounded up to the allocator's block size, times the items. Trap:
+    sys.getsizeof alone misses a list's items and the allocator's rounding. Lesson 04, section 2.
     """
     total = sys.getsizeof(items)
     if not isinstance(items, list) or not items:
@@ -149,22 +144,19 @@ def clear() -> None:
 class WorkerReport:
     """What one worker saw of its own memory, in bytes (None where it cannot be measured).
 
-    private_start: when the worker began (before any rebuild); private_ready: after the pool
-    initializer; private_end: after its task's work. rebuilt: whether it built its own copy.
-    full_collections: runs of the GC's oldest generation during the task (automatic ones
-    and a deliberate gc.collect()); automatic_collections: the automatic ones alone, None
-    where not counted. watched_alone:
-    how many of the parent's item pages (watched_pages) the worker held alone at the end,
-    of watched_total; None where not watched (not forked, or no pagemap).
+    private_start: when the worker began (before any rebuild); private_end: after its task.
+    rebuilt: whether it built its own copy. full_collections: runs of the GC's oldest
+    generation during the task, automatic and deliberate (automatic_collections: the
+    automatic ones alone, None where not counted). watched_alone: how many of the parent's
+    item pages (watched_pages) it held alone at the end, of watched_total; None where not
+    watched (not forked, or no pagemap).
     """
 
     pid: int
     rebuilt: bool
     private_start: int | None
-    private_ready: int | None
     private_end: int | None
     full_collections: int
-    seconds: float
     watched_alone: int | None = None
     watched_total: int | None = None
     automatic_collections: int | None = None
@@ -178,21 +170,18 @@ class WorkerReport:
 
 
 class WorkerNotes:
-    """This worker process's own notes, set by prepare() (class attributes, one per process)."""
+    """This worker process's own notes, set by prepare()."""
 
     barrier = None
     rebuilt = False
     private_start: int | None = None
-    private_ready: int | None = None
 
 
 def prepare(spec: DataSpec | None, barrier=None) -> None:
     """Runs in each worker. Pool initializer: note its memory; rebuild the global if missing.
 
-    Under fork the worker inherited `data` from the parent and keeps it. Under spawn and
-    forkserver the module was imported afresh, `data` is None, and this builds a new copy:
-    the same thing that happens to a script's module-level global in every spawned worker.
-    spec None: the data travels as task arguments instead.
+    A forked worker keeps the inherited `data`; a spawned one builds a new copy, as it would
+    a script's module-level global. spec None: the data travels as task arguments instead.
     """
     global data, data_spec
     WorkerNotes.private_start = private_bytes()
@@ -200,12 +189,10 @@ def prepare(spec: DataSpec | None, barrier=None) -> None:
     WorkerNotes.rebuilt = spec is not None and data_spec != spec
     if WorkerNotes.rebuilt:
         data, data_spec = build(spec), spec
-    WorkerNotes.private_ready = private_bytes()
 
 
 def _wait_for_the_others() -> None:
-    # All workers start and end their work together, so a sample catches all of them at
-    # their peak, and each worker takes exactly one task.
+    # All workers start and end together: a sample catches all at their peak, one task each.
     if WorkerNotes.barrier is not None:
         WorkerNotes.barrier.wait(BARRIER_TIMEOUT)
 
@@ -217,8 +204,7 @@ def read_in_parts(items, steps: int) -> Iterator[float]:
     for step in range(steps):
         start, stop = n * step // steps, n * (step + 1) // steps
         if walker is not None:
-            # every item the walk hands out gets its reference count written, inside the
-            # item itself: that write is what copies pages
+            # each item handed out gets its reference count written inside it: that copies pages
             for _item in itertools.islice(walker, stop - start):
                 pass
         elif isinstance(items, bytes):
@@ -229,24 +215,23 @@ def read_in_parts(items, steps: int) -> Iterator[float]:
 
 
 def _work(job, hold: float) -> WorkerReport:
-    """Run job() in step with the other workers and report this worker's memory after it."""
+    """Run job() in step with the other workers; report this worker's memory after it.
+
+    job() may return a dict of more WorkerReport fields."""
     try:
         _wait_for_the_others()
         full_before = gc.get_stats()[-1]["collections"]
-        start = time.perf_counter()
-        job()
-        seconds = time.perf_counter() - start
+        more = job() or {}
         alone = None if watched_pages is None else exclusive_pages(watched_pages)
         report = WorkerReport(
             pid=os.getpid(),
             rebuilt=WorkerNotes.rebuilt,
             private_start=WorkerNotes.private_start,
-            private_ready=WorkerNotes.private_ready,
             private_end=private_bytes(),
             full_collections=gc.get_stats()[-1]["collections"] - full_before,
-            seconds=seconds,
             watched_alone=None if alone is None else int(alone.sum()),
             watched_total=None if alone is None else len(alone),
+            **more,
         )
         _wait_for_the_others()
     except threading.BrokenBarrierError:
@@ -260,6 +245,8 @@ def _work(job, hold: float) -> WorkerReport:
 
 
 def _read_all(items, steps: int, pause: float) -> None:
+    if items is None:
+        raise RuntimeError("no global data: the pool was started without prepare(spec)")
     for _share in read_in_parts(items, steps):
         time.sleep(pause)  # spread the reading out, so the chart shows the copies grow
 
@@ -267,13 +254,7 @@ def _read_all(items, steps: int, pause: float) -> None:
 @recorded
 def read_global(steps: int = 6, pause: float = 0.03, hold: float = 0.25) -> WorkerReport:
     """Read every item of the global `data`, in `steps` parts, then hold `hold` seconds."""
-
-    def job() -> None:
-        if data is None:
-            raise RuntimeError("no global data: the pool was started without prepare(spec)")
-        _read_all(data, steps, pause)
-
-    return _work(job, hold)
+    return _work(lambda: _read_all(data, steps, pause), hold)
 
 
 @recorded
@@ -289,11 +270,10 @@ def garbage_count() -> int:
     """How many lists to keep so that the automatic GC runs a full collection on 3.8-3.12.
 
     A full collection starts once the objects promoted to the oldest generation since the
-    last one exceed a quarter of those that survived it; 30% of every object the GC tracks
-    now is past that. Trap: 3.13 collects the young generation every 2000 allocations, not
-    700 (gc.get_threshold()), so the same count may bring no full collection there: the
-    workers below also collect deliberately. Called in the parent: gc.get_objects() in a
-    forked worker would write every object's reference count itself. Lesson 04, section 3.
+    last one exceed a quarter of those that survived it: 30% of all tracked now is past that.
+    Trap: 3.13 collects the young generation every 2000 allocations, not 700, so there it may
+    bring none: the workers also collect deliberately. Called in the parent: gc.get_objects()
+    in a forked worker would itself write every object's count. Lesson 04, section 3.
     """
     return int(len(gc.get_objects()) * 0.3) + 10_000
 
@@ -321,16 +301,9 @@ def own_garbage_then_collect(count: int) -> tuple[int, bool]:
 def make_garbage(count: int, hold: float = 0.25) -> WorkerReport:
     """Runs in each worker. Its own work, never touching `data`, then a full collection.
 
-    See own_garbage_then_collect(): the collection walks every object the GC tracks, the
-    inherited ones included, unless the parent froze them (gc.freeze()).
-    """
-    done = {}
-
-    def job() -> None:
-        done["automatic"], done["deliberate"] = own_garbage_then_collect(count)
-
-    report = _work(job, hold)
-    return replace(report, automatic_collections=done["automatic"])
+    The collection walks every object the GC tracks, the inherited ones included, unless
+    the parent froze them (gc.freeze()): see own_garbage_then_collect()."""
+    return _work(lambda: {"automatic_collections": own_garbage_then_collect(count)[0]}, hold)
 
 
 # -- lesson 04's learner cells: workers that read the notebook's own global ----------------
@@ -339,9 +312,8 @@ def make_garbage(count: int, hold: float = 0.25) -> WorkerReport:
 def main_global(name: str):
     """The main module's global `name`: the notebook's (or script's) own variable.
 
-    Under fork a worker sees the parent's __main__ as it was at the fork. Under spawn and
-    forkserver a notebook's globals do not exist in the worker (a script's are rebuilt by
-    running it again), so this says so instead of failing with a bare AttributeError.
+    A forked worker sees the parent's __main__ as it was at the fork; elsewhere a notebook's
+    globals do not exist, and this says why instead of a bare AttributeError.
     """
     import __main__
 
@@ -354,16 +326,14 @@ def main_global(name: str):
         ) from None
 
 
-def report_since(start: int | None, began: float, **more) -> WorkerReport:
-    """This worker's WorkerReport for a task that began at `began` with `start` private bytes."""
+def report_since(start: int | None, **more) -> WorkerReport:
+    """This worker's WorkerReport for a task that began with `start` private bytes."""
     return WorkerReport(
         pid=os.getpid(),
         rebuilt=False,
         private_start=start,
-        private_ready=start,
         private_end=private_bytes(),
         full_collections=more.pop("full_collections", 0),
-        seconds=time.perf_counter() - began,
         **more,
     )
 
@@ -379,10 +349,10 @@ def read_every_item(name: str = "data", hold: float = 0.3) -> WorkerReport:
     worker's private memory (USS) before and after. Lesson 04, section 2.
     """
     data = main_global(name)
-    start, began = private_bytes(), time.perf_counter()
+    start = private_bytes()
     for _item in data:
         pass
-    report = report_since(start, began)
+    report = report_since(start)
     time.sleep(hold)
     return report
 
@@ -396,13 +366,10 @@ def collect_garbage(hold: float = 0.3) -> WorkerReport:
     before forking. Reports the private memory before and after, and the full collections
     (automatic, and the deliberate gc.collect()). Lesson 04, section 3.
     """
-    start, began = private_bytes(), time.perf_counter()
+    start = private_bytes()
     automatic, deliberate = own_garbage_then_collect(OWN_GARBAGE)
     report = report_since(
-        start,
-        began,
-        full_collections=automatic + deliberate,
-        automatic_collections=automatic,
+        start, full_collections=automatic + deliberate, automatic_collections=automatic
     )
     time.sleep(hold)
     return report

@@ -13,7 +13,7 @@ Introduced in 04_memory_duplication.ipynb (claim C6 of the design). A map of the
 """
 
 from .allocations import memray_vs_uss
-from .cases import CASES, Case, compare, default_size_mb, get_case, run_case, sizing_note
+from .cases import compare, default_size_mb, get_case, run_case, sizing_note
 from .exercises import (
     EXERCISES,
     feedback_gc_safe_pool,
@@ -24,15 +24,10 @@ from .findings import outcome, verdict
 from .forkserver import forkserver_copies, forkserver_main, show_script, version_sentence
 from .pages import page_view, reference_counts
 from .post import memory_profiler_view, observed, post_setup
-from .results import GROUPS, CaseResult, CasesResult, side_by_side
+from .results import side_by_side
 
 __all__ = [
-    "CASES",
     "EXERCISES",
-    "GROUPS",
-    "Case",
-    "CaseResult",
-    "CasesResult",
     "compare",
     "default_size_mb",
     "feedback_gc_safe_pool",

@@ -1,9 +1,7 @@
 """Lesson 04's cases: one big read-only global, many ways for workers to get at it.
 
-Introduced in 04_memory_duplication.ipynb. Every case runs the same way: inside one
-measure() block the parent builds the data, then a pool of workers reads it (or does its
-own work beside it), and each worker reports how much memory it came to hold alone. The
-sampler gives RSS, USS, PSS and the system's own drop (ground truth).
+Introduced in 04_memory_duplication.ipynb. Every case runs inside one measure() block (RSS,
+USS, PSS and the system's own drop, the ground truth), and each worker reports what it holds alone.
 
     parent: build data (data_bytes = its objects' sizes), note its items' pages
             -> gc setting -> Pool(start method, initializer=prepare)
@@ -16,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -47,12 +44,11 @@ PASSING = ("global", "argument")
 class Case:
     """One way of giving workers data, and what the workers do with it.
 
-    kind: see helpers.workloads.memory.KINDS. work: "read" every item, or "garbage" (the
-    worker's own work, never touching the data). start_method: fork, spawn, forkserver, or
-    None for the course's (forkserver and a script's globals are measured with a real
-    script in forkserver.py: what happens depends on the version). gc_mode: the parent's
-    GC before the pool starts: "default",
-    "freeze" (gc.freeze()) or "disabled" (gc.disable()). pass_as: "global" or "argument".
+    kind: see workloads.memory.KINDS. work: "read" every item, or "garbage" (its own work,
+    never touching the data). start_method: fork, spawn, forkserver, or None for the
+    course's (a script's globals under forkserver: forkserver.py). gc_mode: the parent's GC
+    before the pool starts: "default", "freeze" (gc.freeze()) or "disabled" (gc.disable()).
+    pass_as: "global" or "argument".
     """
 
     name: str
@@ -85,11 +81,8 @@ class Case:
 
     @property
     def watches_pages(self) -> bool:
-        """Whether workers can tell which of the parent's item pages they hold alone.
-
-        Only forked workers that inherit a list of distinct objects share its items' pages,
-        and only Linux's pagemap can say which pages a process holds alone.
-        """
+        """Whether workers can tell which of the parent's item pages they hold alone: forked
+        workers that inherit a list of distinct objects, where Linux's pagemap is readable."""
         return (
             self.kind in ("distinct", "rows")
             and self.method == "fork"
@@ -106,28 +99,13 @@ CASES: dict[str, Case] = {
         Case("bytes", "bytes", "bytes, read"),
         Case("numpy", "numpy", "numpy array, read"),
         Case("gc-default", "rows", "small lists, own work, GC as is", work="garbage"),
-        Case(
-            "gc-freeze",
-            "rows",
-            "small lists, own work, gc.freeze()",
-            work="garbage",
-            gc_mode="freeze",
-        ),
-        Case(
-            "gc-disabled",
-            "rows",
-            "small lists, own work, gc.disable()",
-            work="garbage",
-            gc_mode="disabled",
-        ),
+        Case("gc-freeze", "rows", "small lists, own work, gc.freeze()",
+             work="garbage", gc_mode="freeze"),
+        Case("gc-disabled", "rows", "small lists, own work, gc.disable()",
+             work="garbage", gc_mode="disabled"),
         Case("freeze-read", "rows", "small lists, read, gc.freeze()", gc_mode="freeze"),
-        Case(
-            "arguments",
-            "repeated",
-            "[0] * n, sent as task argument",
-            start_method=None,
-            pass_as="argument",
-        ),
+        Case("arguments", "repeated", "[0] * n, sent as task argument",
+             start_method=None, pass_as="argument"),
         Case("spawn", "repeated", "[0] * n, spawn", start_method="spawn"),
     )
 }
@@ -135,50 +113,41 @@ CASES: dict[str, Case] = {
 
 def sizing_note(size_mb: float, workers: int) -> str:
     """One sentence saying how big the lesson's data is on this machine, and why."""
-    budget = memory_budget_bytes() / MiB
     full = default_size_mb(workers, small=False)
     text = f"Each case builds about {size_mb:g} MiB of data for {workers} workers"
     if small_machine():
         text += " (shrunk: this is a small machine, or HELPERS_SMALL is set)"
     elif size_mb < full:
         text += f" (shrunk from {full} MiB to fit)"
-    return text + f"; the memory budget here is {budget:.0f} MiB."
+    return text + f"; the memory budget here is {memory_budget_bytes() / MiB:.0f} MiB."
 
 
 def get_case(name: str | Case, **changes) -> Case:
     """A case by name (see CASES), with fields changed, e.g. get_case("distinct", kind="numpy")."""
-    if isinstance(name, Case):
-        case = name
-    elif name in CASES:
-        case = CASES[name]
-    else:
+    if not isinstance(name, Case) and name not in CASES:
         raise ValueError(f"unknown case {name!r}; known cases: {', '.join(CASES)}")
+    case = name if isinstance(name, Case) else CASES[name]
     return replace(case, **changes) if changes else case
 
 
 def default_size_mb(workers: int = 4, small: bool | None = None) -> int:
     """The data size for this machine: 32 MiB (16 on a small machine), less if the budget is tight.
 
-    small: None asks helpers.machine.small_machine(). The worst case holds workers + 1
-    copies (the parent's and one per worker), so that must fit in memory_budget_bytes().
+    small: None asks helpers.machine.small_machine(). The worst case, workers + 1 copies
+    (the parent's and one per worker), must fit in memory_budget_bytes().
     """
     require_workers(workers)
-    if small is None:
-        small = small_machine()
-    wanted = 16 if small else 32
-    fits = memory_budget_bytes() // ((workers + 1) * MiB)
-    return max(1, min(wanted, fits))
+    wanted = 16 if (small_machine() if small is None else small) else 32
+    return max(1, min(wanted, memory_budget_bytes() // ((workers + 1) * MiB)))
 
 
-def _require_size(size_mb: float, workers: int) -> int:
+def require_size_mb(size_mb: float, workers: int) -> int:
     """size_mb in bytes, if the worst case (workers + 1 copies) fits the memory budget."""
     if isinstance(size_mb, bool) or not isinstance(size_mb, (int, float)) or size_mb <= 0:
         raise ValueError(f"size_mb must be a positive number of MiB, got {size_mb!r}")
     nbytes = int(size_mb * MiB)
-    require_size(
-        nbytes * (workers + 1),
-        what=f"{workers + 1} copies of {size_mb:g} MiB (the parent's, and one per worker at worst)",
-    )
+    worst = f"{workers + 1} copies of {size_mb:g} MiB (the parent's, and one per worker at worst)"
+    require_size(nbytes * (workers + 1), what=worst)
     return nbytes
 
 
@@ -215,11 +184,11 @@ def run_case(
     case: a name from CASES or a Case; keyword changes replace its fields, e.g.
     run_case("gc-default", gc_mode="freeze"). size_mb: default_size_mb(workers) if None.
     Workers read in 6 parts, 30 ms apart, then hold their memory `hold` seconds together.
-    memory_profiler: also record what memory_profiler reports (section 3 of the lesson).
+    memory_profiler: also record what memory_profiler reports (section 6 of the lesson).
     """
     case = get_case(case, **changes)
     require_workers(workers)
-    nbytes = _require_size(default_size_mb(workers) if size_mb is None else size_mb, workers)
+    nbytes = require_size_mb(default_size_mb(workers) if size_mb is None else size_mb, workers)
     spec = work.DataSpec.for_size(case.kind, nbytes)
     method = case.method
     if method not in start_methods():
@@ -229,7 +198,6 @@ def run_case(
     if case.kind == "numpy":
         import numpy  # noqa: F401  (imported before the block: its memory is not the data's)
 
-    started = time.perf_counter()
     with measure(interval=interval, memory_profiler=memory_profiler) as m:
         try:
             items = work.publish(spec)
@@ -237,45 +205,28 @@ def run_case(
             if case.watches_pages:
                 # before the fork: going through the list writes every item's count
                 work.watched_pages = pages.object_pages(items, size=sys.getsizeof(items[0]))
-            count = work.garbage_count() if case.work == "garbage" else 0
+            if case.work == "garbage":
+                job, args = work.make_garbage, (work.garbage_count(), hold)
+            elif case.pass_as == "argument":
+                job, args = work.read_argument, (items, 6, 0.03, hold)
+            else:
+                job, args = work.read_global, (6, 0.03, hold)
             barrier = mp_context(method).Barrier(workers)
             global_spec = spec if case.pass_as == "global" else None
             with (
                 _gc_setting(case.gc_mode),
-                process_pool(
-                    workers,
-                    start_method=method,
-                    initializer=work.prepare,
-                    initargs=(global_spec, barrier),
-                ) as pool,
+                process_pool(workers, start_method=method, initializer=work.prepare,
+                             initargs=(global_spec, barrier)) as pool,
             ):
-                if case.work == "garbage":
-                    tasks = pool.starmap_async(
-                        work.make_garbage, [(count, hold)] * workers, chunksize=1
-                    )
-                elif case.pass_as == "argument":
-                    tasks = pool.starmap_async(
-                        work.read_argument, [(items, 6, 0.03, hold)] * workers, chunksize=1
-                    )
-                else:
-                    tasks = pool.starmap_async(
-                        work.read_global, [(6, 0.03, hold)] * workers, chunksize=1
-                    )
-                reports = wait(tasks, timeout)
+                reports = wait(pool.starmap_async(job, [args] * workers, chunksize=1), timeout)
         finally:
-            items = None
+            items = args = None  # args may hold the list too
             work.clear()
     return CaseResult(
         title=f"{case.label}: {workers} {method} workers",
         params={"case": case.name, "workers": workers, "size_mb": round(nbytes / MiB, 1)},
-        measurement=m,
-        case=case,
-        workers=workers,
-        data_bytes=data_bytes,
-        nominal_bytes=nbytes,
-        items=spec.items,
+        measurement=m, case=case, workers=workers, data_bytes=data_bytes, items=spec.items,
         reports=list(reports),
-        seconds=time.perf_counter() - started,
     )
 
 
@@ -296,16 +247,14 @@ def compare(
         get_case(name)  # unknown names fail before anything runs
     require_workers(workers)
     size_mb = default_size_mb(workers) if size_mb is None else size_mb
-    _require_size(size_mb, workers)
+    require_size_mb(size_mb, workers)
     reused = {r.case.name: r for r in earlier}
     done, skipped = [], {}
     for name in progress(names, total=len(names), desc="cases", expected_seconds=2.0 * len(names)):
         if name in reused:
             done.append(reused[name])
-        elif CASES[name].method not in start_methods():
-            skipped[name] = (
-                f"needs the {CASES[name].method} start method, which this platform lacks"
-            )
+        elif (method := CASES[name].method) not in start_methods():
+            skipped[name] = f"needs the {method} start method, which this platform lacks"
         else:
             done.append(run_case(name, workers=workers, size_mb=size_mb, memory_profiler=True))
 
@@ -314,10 +263,7 @@ def compare(
         params={"workers": workers, "size_mb": size_mb},
         rows=[c.row() for c in done]
         + [{"case": n, "what": f"skipped: {why}"} for n, why in skipped.items()],
-        measurement=None,
-        cases=done,
-        skipped=skipped,
-        workers=workers,
+        cases=done, skipped=skipped, workers=workers,
     )
     result.findings = case_findings(result)
     return result

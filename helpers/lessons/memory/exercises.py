@@ -1,8 +1,7 @@
 """Lesson 04's exercises: the learner's code runs under the instruments and is judged by memory.
 
-Introduced in 04_memory_duplication.ipynb, section 9. A check never raises on an unanswered
-or wrong exercise (CI runs the notebook as shipped); it prints what happened in the
-learner's terms and returns True when solved.
+Introduced in 04_memory_duplication.ipynb, section 9. A check prints what happened in the
+learner's terms, returns True when solved, and never raises (helpers.course.feedback).
 
     feedback_shared_data(my_data)       4 fork workers read every item of my_data(n):
                                         judged by each worker's private memory (USS) growth
@@ -47,12 +46,9 @@ def unsolved(answer) -> bool:
     return code is not None and code.co_code == empty_body.__code__.co_code
 
 
-
 def growth_per_worker(reports: list) -> float | None:
-    """The median worker's private memory growth (bytes), one report per worker."""
-    first = {}
-    for r in reports:
-        first.setdefault(r.pid, r)
+    """The median worker's private memory growth (bytes), from each worker's first report."""
+    first = {r.pid: r for r in reversed(reports)}
     grown = [r.private_growth for r in first.values() if r.private_growth is not None]
     return statistics.median(grown) if grown else None
 
@@ -94,8 +90,7 @@ def valid_numbers(data, n: int) -> str:
 def feedback_shared_data(my_data: Callable | None, n: int = 1_000_000, workers: int = 4) -> bool:
     """Exercise 1: my_data(n) holds n numbers that 4 forked workers read without copying.
 
-    Judged by each worker's private memory (USS) growth while it reads every item, against
-    the data's own size: at most 15% (findings.SHARED) is a pass.
+    Passes when each worker's USS grows by at most findings.SHARED of the data's own size.
     """
     if unsolved(my_data):
         unanswered("write my_data(n), returning the numbers 1000 .. 1000 + n - 1, then run this cell",
@@ -108,8 +103,7 @@ def feedback_shared_data(my_data: Callable | None, n: int = 1_000_000, workers: 
     if data is None:
         unanswered("my_data(n) returned None: return the numbers", exercise=SHARED_DATA)
         return False
-    wrong = valid_numbers(data, n)
-    if wrong:
+    if wrong := valid_numbers(data, n):
         return feedback(False, "", wrong, exercise=SHARED_DATA)
     grown = growth_per_worker(read_in_workers(data, workers)) or 0
     size = work.data_bytes(data)
@@ -130,20 +124,12 @@ def feedback_shared_data(my_data: Callable | None, n: int = 1_000_000, workers: 
 # -- exercise 2: let the GC run in the workers, and copy nothing ---------------------------
 
 
-def restore_gc(was_enabled: bool) -> None:
-    """Undo a learner's gc.freeze() or gc.disable(), so the notebook's GC works as before."""
-    gc.unfreeze()
-    if was_enabled:
-        gc.enable()
-
-
 def feedback_gc_safe_pool(my_pool_run: Callable | None, workers: int = 2, size_mb: float = 32) -> bool:
     """Exercise 2: my_pool_run(workers) starts a fork Pool whose full collections copy nothing.
 
-    The check builds small lists in the parent (~size_mb), runs the learner's function
-    under measure() with a time limit, and judges what it returned (the workers' reports
-    from helpers.workloads.memory.collect_garbage): a full collection ran in every worker,
-    and each worker's private memory grew by at most 15% of the lists.
+    The parent holds ~size_mb of small lists; the learner's function runs under measure()
+    with a time limit. Passes when its reports (from collect_garbage) show a full collection
+    in every worker and each worker's USS grew by at most findings.SHARED of the lists.
     """
     if unsolved(my_pool_run):
         unanswered("write my_pool_run(workers): a fork Pool mapping collect_garbage, one task "
@@ -157,8 +143,10 @@ def feedback_gc_safe_pool(my_pool_run: Callable | None, workers: int = 2, size_m
     try:
         with time_limit(TIMEOUT), measure():
             reports = my_pool_run(workers)
-    finally:
-        restore_gc(was_enabled)
+    finally:  # undo a learner's gc.freeze() or gc.disable(): the notebook's GC works as before
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
     if reports is None:
         unanswered("my_pool_run(workers) returned None: return the reports", exercise=GC_SAFE)
         return False

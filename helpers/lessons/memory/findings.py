@@ -1,8 +1,7 @@
 """Lesson 04's conclusions, computed from a run: findings sentences and the verdict table.
 
-Introduced in 04_memory_duplication.ipynb. Nothing here is typed in: every figure comes
-from the CaseResults, and each verdict is chosen by thresholds on the measured copies. The
-mechanism that explains each case is stated, with whether this run showed it.
+Introduced in 04_memory_duplication.ipynb. Every figure comes from the CaseResults; each
+verdict is a threshold on the measured copies, beside the mechanism and whether this run showed it.
 """
 
 from __future__ import annotations
@@ -18,8 +17,9 @@ if TYPE_CHECKING:
 
 
 CLAIM_COLUMN = "'N workers, N copies'"
-# The share each worker copied (copied_share: of the items' pages, or of the data) that
-# decides an outcome.
+# outcome -> what it says of the post's claim
+CLAIM = {"copied": "holds", "partly copied": "holds in part", "shared": "does not hold"}
+# The share each worker copied (CaseResult.copied_share) that decides an outcome.
 FULL = 0.85  # at least this: every worker has its own copy
 SHARED = 0.15  # at most this: the data stays shared
 
@@ -27,41 +27,25 @@ SHARED = 0.15  # at most this: the data stays shared
 # when the items' pages are watched, partly when only private memory is (the list's array
 # of pointers is only read, so it stays shared).
 MECHANISMS: dict[str, tuple[str, str]] = {
-    "repeated": (
-        "shared",
-        "the workers only read the list's array of pointers; the one object they all point "
-        "to (0) sits on a single page",
-    ),
-    "distinct": (
-        "copied or partly copied",
-        "taking an item writes its reference count inside the object, so every page "
-        "holding items is copied; the list's array of pointers is only read and stays shared",
-    ),
+    "repeated": ("shared", "the workers only read the list's array of pointers; the one "
+                 "object they all point to (0) sits on a single page"),
+    "distinct": ("copied or partly copied", "taking an item writes its reference count inside "
+                 "the object, so every page holding items is copied; the list's array of "
+                 "pointers is only read and stays shared"),
     "bytes": ("shared", "one object: reading its bytes writes nothing but one header"),
     "numpy": ("shared", "one buffer: reading it writes nothing but the array's header"),
-    "gc-default": (
-        "copied or partly copied",
-        "a full collection (gc.collect() in the worker, as its automatic GC sooner or later "
-        "runs one) writes into a header in front of every object the GC tracks, the "
-        "inherited lists included, though the worker never read them",
-    ),
-    "gc-freeze": (
-        "shared",
-        "gc.freeze() in the parent moved its objects to a generation the GC never visits",
-    ),
-    "gc-disabled": (
-        "shared",
-        "forked workers inherit the disabled GC, so no collection ran at all (and cycles "
-        "made by the workers would never be freed)",
-    ),
-    "freeze-read": (
-        "copied or partly copied",
-        "gc.freeze() stops the GC's writes, not the reference counts written by reading",
-    ),
-    "arguments": (
-        "copied",
-        "every task's argument is pickled, sent through a pipe and unpickled into new objects",
-    ),
+    "gc-default": ("copied or partly copied", "a full collection (gc.collect() in the worker, "
+                   "as its automatic GC sooner or later runs one) writes into a header in front "
+                   "of every object the GC tracks, the inherited lists included, though the "
+                   "worker never read them"),
+    "gc-freeze": ("shared", "gc.freeze() in the parent moved its objects to a generation the "
+                  "GC never visits"),
+    "gc-disabled": ("shared", "forked workers inherit the disabled GC, so no collection ran at "
+                    "all (and cycles made by the workers would never be freed)"),
+    "freeze-read": ("copied or partly copied", "gc.freeze() stops the GC's writes, not the "
+                    "reference counts written by reading"),
+    "arguments": ("copied", "every task's argument is pickled, sent through a pipe and "
+                  "unpickled into new objects"),
     "spawn": ("copied", "each worker is a fresh interpreter that builds the global again"),
 }
 
@@ -75,11 +59,6 @@ def outcome(share: float | None) -> str:
     if share <= SHARED:
         return "shared"
     return "partly copied"
-
-
-def per_worker(result: CaseResult) -> float | None:
-    """The share each worker copied (see CaseResult.copied_share)."""
-    return result.copied_share
 
 
 def _mib(nbytes: float | None) -> str:
@@ -113,24 +92,23 @@ def ground_truth_note(results: list[CaseResult], tolerance: float = 0.2) -> str:
 def case_findings(cases: CasesResult) -> list[str]:
     """Sentences about this run's cases, each built from its figures."""
     found = []
-    have = set(cases.names)
-    if "repeated" in have:
+    if "repeated" in cases:
         r = cases["repeated"]
         found.append(
             f"[0] * n under fork: summed RSS grew {r.rss_overcount:.1f}x the ground truth, yet "
             f"the workers held only {r.copies:.2f} copies of the {_mib(r.data_bytes)} list."
         )
-    if "distinct" in have:
+    if "distinct" in cases:
         r = cases["distinct"]
         found.append(
             f"Distinct ints: each worker came to hold {_mib(r.median_worker_private)} alone by "
             f"reading ({r.copies / r.workers:.0%} of the list's {_mib(r.data_bytes)}{_pages(r)})."
         )
-    shared = [n for n in ("bytes", "numpy") if n in have]
+    shared = [n for n in ("bytes", "numpy") if n in cases]
     if shared:
         parts = ", ".join(f"{n} {_mib(cases[n].median_worker_private)}" for n in shared)
         found.append(f"One big buffer read by each worker, private memory per worker: {parts}.")
-    gc_cases = [n for n in ("gc-default", "gc-freeze", "gc-disabled") if n in have]
+    gc_cases = [n for n in ("gc-default", "gc-freeze", "gc-disabled") if n in cases]
     if gc_cases:
         parts = "; ".join(
             f"{n}: {_mib(cases[n].median_worker_private)}{_pages(cases[n])}, "
@@ -141,7 +119,7 @@ def case_findings(cases: CasesResult) -> list[str]:
             "Workers that never read the small lists but made objects of their own, private "
             f"memory per worker: {parts}."
         )
-    if "gc-default" in have and cases["gc-default"].copies is not None:
+    if "gc-default" in cases and cases["gc-default"].copies is not None:
         r = cases["gc-default"]
         if r.copies / r.workers > 1:
             found.append(
@@ -149,19 +127,19 @@ def case_findings(cases: CasesResult) -> list[str]:
                 f"({_mib(r.median_worker_private)} for {_mib(r.data_bytes)}): a full "
                 "collection walks every object the parent tracks, not only the data."
             )
-    if "freeze-read" in have:
+    if "freeze-read" in cases:
         r = cases["freeze-read"]
         found.append(
             f"gc.freeze() and then reading every small list: {_mib(r.median_worker_private)} "
             f"per worker{_pages(r)}."
         )
-    if "spawn" in have:
+    if "spawn" in cases:
         r = cases["spawn"]
         found.append(
             f"spawn: {r.rebuilt} of {r.workers} workers rebuilt the global; they held "
             f"{r.copies:.2f} copies of it."
         )
-    if "arguments" in have:
+    if "arguments" in cases:
         r = cases["arguments"]
         found.append(
             f"Sent as task arguments: {r.copies:.2f} copies ({_mib(r.median_worker_private)} "
@@ -174,11 +152,12 @@ def case_findings(cases: CasesResult) -> list[str]:
 
 def verdict_rows(cases: CasesResult) -> list[dict]:
     """One row per case: what this run measured, what it says of the post's claim, and why."""
-    claim = {"copied": "holds", "partly copied": "holds in part", "shared": "does not hold"}
     rows = []
     for r in cases.cases:
         expected, why = MECHANISMS.get(r.case.name, ("?", ""))
         got = outcome(r.copied_share)
+        if got not in expected.split(" or "):
+            why = f"expected {expected}: {why}; not seen in this run"
         rows.append(
             {
                 "case": r.case.name,
@@ -186,10 +165,8 @@ def verdict_rows(cases: CasesResult) -> list[dict]:
                 "copied per worker": r.copied_share,
                 "share of": r.copied_of,
                 "this run": got,
-                CLAIM_COLUMN: claim.get(got, got),
-                "why": why
-                if got in expected.split(" or ")
-                else f"expected {expected}: {why}; not seen in this run",
+                CLAIM_COLUMN: CLAIM.get(got, got),
+                "why": why,
             }
         )
     return rows
@@ -198,14 +175,12 @@ def verdict_rows(cases: CasesResult) -> list[dict]:
 def verdict(cases: CasesResult) -> Result:
     """The verdict table on the post's claim, computed from the cases of this run."""
     rows = verdict_rows(cases)
-    held = [r["case"] for r in rows if r["this run"] == "copied"]
-    partly = [r["case"] for r in rows if r["this run"] == "partly copied"]
-    shared = [r["case"] for r in rows if r["this run"] == "shared"]
+    seen = {o: ", ".join(r["case"] for r in rows if r["this run"] == o) for o in CLAIM}
     surprises = [r["case"] for r in rows if r["why"].endswith("not seen in this run")]
     findings = [
-        f"Copied (each worker held at least {FULL:.0%} alone): {', '.join(held) or 'no case'}.",
-        f"Partly copied: {', '.join(partly) or 'no case'}.",
-        f"Shared (each worker held at most {SHARED:.0%} alone): {', '.join(shared) or 'none'}.",
+        f"Copied (each worker held at least {FULL:.0%} alone): {seen['copied'] or 'no case'}.",
+        f"Partly copied: {seen['partly copied'] or 'no case'}.",
+        f"Shared (each worker held at most {SHARED:.0%} alone): {seen['shared'] or 'none'}.",
     ]
     if surprises:
         findings.append(

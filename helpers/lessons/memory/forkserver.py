@@ -1,14 +1,13 @@
 """forkserver and a script's module-level global: rebuilt in every worker, or built once?
 
 Introduced in 04_memory_duplication.ipynb, section 5 (claim C6), and used by lesson 07's
-check. CPython means its fork server to import the main script once (``'__main__'`` is in
-its default preload list), so that workers forked from the server share the script's
-module-level globals. From 2013 until gh-126631 that import never happened (forkserver.py
-asked spawn's preparation data for a key it no longer had), so every forkserver worker ran
-the script again and built its globals anew. The fix shipped in 3.13.8 and 3.14.1 (the
-maintainer's note on gh-141859: "up until bug fix PR GH-135295 in 3.14.1 and 3.13.8, the
-``__main__`` module was never actually preloaded"). ``set_forkserver_preload([module])``
-with the data in an importable module shares it through the server on every version.
+check. The fork server is meant to import the main script once (``'__main__'`` is in its default
+preload list), so that its workers share the script's module-level globals. From 2013 until
+gh-126631 it never did (it asked spawn's preparation data for a key no longer there), so
+every worker ran the script again. Fixed in 3.13.8 and 3.14.1 (gh-141859: "up until bug fix
+PR GH-135295 in 3.14.1 and 3.13.8, the ``__main__`` module was never actually preloaded").
+``set_forkserver_preload([module])`` with the data in an importable module shares it on
+every version.
 
     run_script(preload)  writes main.py (and bigdata.py) to a temp folder, runs
         python main.py  ->  fork server  ->  N workers, each: which process built `data`,
@@ -29,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,7 +67,6 @@ GLOBAL_HERE = '''\
 data = bytes(range(256)) * {blocks}  # a module-level global of {size_mb:g} MiB
 built_in = os.getpid()  # the process that ran this line'''
 GLOBAL_IMPORTED = "from bigdata import built_in, data  # the data lives in an importable module"
-DATA_MODULE = GLOBAL_HERE.replace("data = ", "import os\n\ndata = ", 1) + "\n"
 PRELOAD = 'ctx.set_forkserver_preload(["bigdata"])  # the server imports it once, before forking'
 
 
@@ -98,8 +95,7 @@ def version_sentence(version: tuple = tuple(sys.version_info[:3])) -> str:
 
 def script_text(preload: bool, workers: int, size_mb: float) -> dict[str, str]:
     """The files run_script() writes: {'main.py': ..., and 'bigdata.py' with preload}."""
-    blocks = int(size_mb * MiB) // 256
-    here = GLOBAL_HERE.format(blocks=blocks, size_mb=size_mb)
+    here = GLOBAL_HERE.format(blocks=int(size_mb * MiB) // 256, size_mb=size_mb)
     files = {
         "main.py": MAIN.format(
             data_lines=GLOBAL_IMPORTED if preload else here,
@@ -108,16 +104,15 @@ def script_text(preload: bool, workers: int, size_mb: float) -> dict[str, str]:
         )
     }
     if preload:
-        files["bigdata.py"] = DATA_MODULE.format(blocks=blocks, size_mb=size_mb)
+        files["bigdata.py"] = f"import os\n\n{here}\n"  # the same global, in a module
     return files
 
 
 def worker_view(data: bytes, built_in: int) -> dict:
     """Runs in each worker. Who built `data`, and the share of its pages this worker holds alone.
 
-    The share comes from the kernel's pagemap (Linux): 1.0 means a private copy, 0.0 pages
-    shared with the process that built them. Elsewhere it is None and report() falls back
-    on private memory (USS) against the data's size.
+    From the kernel's pagemap (Linux): 1.0 a private copy, 0.0 all shared. Elsewhere None,
+    and copies_per_worker() falls back on private memory (USS) against the data's size.
     """
     import numpy as np
 
@@ -163,9 +158,7 @@ def report(views: list[dict]) -> None:
 def run_script(preload: bool, workers: int = 2, size_mb: float = 64, timeout: float = 60.0) -> dict:
     """Run the forkserver script once in a temp folder (removed after); its JSON report.
 
-    The script runs in its own process group, so a timeout ends it and everything it
-    started. Raises RuntimeError with the script's error output if it fails.
-    """
+    Raises RuntimeError with the script's error output if it fails."""
     if "forkserver" not in start_methods():
         raise RuntimeError("this platform has no forkserver start method (it needs Unix)")
     require_size(int(size_mb * MiB) * (workers + 2), what=f"{workers + 2} copies of the global")
@@ -175,22 +168,17 @@ def run_script(preload: bool, workers: int = 2, size_mb: float = 64, timeout: fl
         proc = subprocess.Popen(
             [sys.executable, "main.py"],
             cwd=folder,  # the server finds bigdata.py here on every version (gh-117378)
-            env=helpers_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
+            env=helpers_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,  # its own process group: a timeout ends all it started
         )
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
             raise TimeoutError(f"the forkserver script did not finish within {timeout:.0f} s") from None
         finally:
-            if proc.poll() is None:
+            if proc.poll() is None:  # timed out or interrupted: end it and all it started
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+                proc.communicate()
     if proc.returncode != 0 or not out.strip():
         raise RuntimeError(f"the forkserver script failed:\n{err.strip()[-2000:]}")
     return json.loads(out.strip().splitlines()[-1])
@@ -217,7 +205,7 @@ def forkserver_copies(preload: bool, quick: bool = True) -> float:
 
     preload: the data in an importable module and set_forkserver_preload() naming it.
     quick: 2 workers (else 4). About 1.0 where workers rebuild it, 0.0 where they share it.
-    Lesson 07's check reads this; lesson 04, section 5 teaches it.
+    Lesson 04, section 5 teaches it; lesson 07's check reads it.
     """
     workers = 2 if quick else 4
     return copies_per_worker(run_script(preload, workers, default_size_mb(workers)))
@@ -231,27 +219,19 @@ class ForkserverResult(Result):
     copies: dict[bool, float] = field(default_factory=dict)
     expected: str = ""
 
-    @property
-    def copies_per_worker(self) -> dict[str, float]:
-        """{'without preload': copies, 'with preload': copies} per worker."""
-        return {("with preload" if k else "without preload"): v for k, v in self.copies.items()}
-
     def plot(self):
         from ... import charts
 
-        labels, values = [], []
-        for preload, run in self.runs.items():
-            for p in run["processes"]:
-                if p["pss"] is not None:
-                    labels.append(f"{'preload' if preload else 'global'}: {p['role']}")
-                    values.append(p["pss"] / MiB)
+        bars = [
+            (f"{'preload' if preload else 'global'}: {p['role']}", p["pss"] / MiB)
+            for preload, run in self.runs.items()
+            for p in run["processes"]
+            if p["pss"] is not None
+        ]
         return charts.bars(
-            labels,
-            values,
-            ylabel="PSS (MiB)",
+            [label for label, _ in bars], [value for _, value in bars], ylabel="PSS (MiB)",
             title="forkserver: each process's share of memory, without and with preload",
-            reference=self.params["size_mb"],
-            reference_label="one copy of the global",
+            reference=self.params["size_mb"], reference_label="one copy of the global",
         )
 
 
@@ -279,19 +259,15 @@ def forkserver_findings(result: ForkserverResult) -> list[str]:
     """Sentences from the two runs, the version sentence and whether this run agrees."""
     without, with_preload = result.copies[False], result.copies[True]
     seen = "rebuilds" if without >= 0.5 else "shares"
-    found = [
+    return [
         version_sentence(),
         f"Measured: without preload each worker held {without:.2f} copies of the global "
         f"alone; with set_forkserver_preload() of the data module, {with_preload:.2f}.",
+        "This run agrees with the sentence for this version."
+        if seen == result.expected
+        else f"This run disagrees with the sentence for this version (it {seen}): the "
+        "version rule may be wrong for this build; tell the course's maintainers.",
     ]
-    if seen == result.expected:
-        found.append("This run agrees with the sentence for this version.")
-    else:
-        found.append(
-            f"This run disagrees with the sentence for this version (it {seen}): the "
-            "version rule may be wrong for this build; tell the course's maintainers."
-        )
-    return found
 
 
 def forkserver_main(workers: int = 4, size_mb: float | None = None) -> ForkserverResult:
@@ -304,10 +280,8 @@ def forkserver_main(workers: int = 4, size_mb: float | None = None) -> Forkserve
     result = ForkserverResult(
         title=f"forkserver, {workers} workers, a {size_mb:g} MiB global: rebuilt or shared?",
         params={"workers": workers, "size_mb": size_mb, "python": sys.version.split()[0]},
-        rows=forkserver_rows(runs),
-        runs=runs,
+        rows=forkserver_rows(runs), runs=runs, expected=expected_behaviour(),
         copies={preload: copies_per_worker(run) for preload, run in runs.items()},
-        expected=expected_behaviour(),
     )
     result.findings = forkserver_findings(result)
     return result
@@ -316,4 +290,4 @@ def forkserver_main(workers: int = 4, size_mb: float | None = None) -> Forkserve
 def show_script(preload: bool = False, workers: int = 4, size_mb: float = 64) -> None:
     """Print the script (and data module) that run_script() writes, as the learner would."""
     for name, text in script_text(preload, workers, size_mb).items():
-        print(f"# ---- {name}\n{textwrap.dedent(text)}")
+        print(f"# ---- {name}\n{text}")

@@ -1,9 +1,8 @@
 """Lesson 04's page-level view: how many 4 KiB pages a forked worker's reads make private.
 
-Introduced in 04_memory_duplication.ipynb, section 7. The parent builds a list of distinct
-ints and notes which pages the ints lie on; one forked worker reads the list a share at a
-time and, after each share, counts its private pages (smaps_rollup) and which of the ints'
-pages it now holds alone (pagemap). reference_counts() shows why: reading writes counts.
+Introduced in 04_memory_duplication.ipynb, section 7. One forked worker reads the parent's
+list of distinct ints a share at a time, counting after each its private pages (smaps_rollup)
+and the ints' pages it holds alone (pagemap). reference_counts() shows why: reading writes.
 """
 
 from __future__ import annotations
@@ -12,11 +11,12 @@ import sys
 from dataclasses import dataclass, field
 
 from ... import pages
-from ...machine import require_size, start_methods
+from ...machine import require_workers, start_methods
 from ...results import Result
 from ...runner import process_pool, wait
 from ...units import MiB
 from ...workloads import memory as work
+from .cases import require_size_mb
 
 
 @dataclass
@@ -39,14 +39,7 @@ class PageViewResult(Result):
     def plot(self):
         from .plots import page_steps
 
-        return page_steps(
-            self.fractions,
-            self.private_pages,
-            self.object_pages_private,
-            self.object_pages,
-            self.flags,
-            title=self.title,
-        )
+        return page_steps(self)
 
 
 def _list_order(items: list, sorted_pages):
@@ -64,15 +57,10 @@ def _list_order(items: list, sorted_pages):
 def page_view(size_mb: float = 16, steps: int = 4, timeout: float = 60.0) -> PageViewResult:
     """One forked worker reads a list of distinct ints in `steps` shares; count its private pages.
 
-    Needs Linux (smaps_rollup, pagemap) and the fork start method; elsewhere the result says
-    why it could not run instead of failing.
+    Needs Linux (smaps_rollup, pagemap) and fork; elsewhere the result says why, not failing.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a whole number of at least 1, got {steps!r}")
-    if isinstance(size_mb, bool) or not isinstance(size_mb, (int, float)) or size_mb <= 0:
-        raise ValueError(f"size_mb must be a positive number of MiB, got {size_mb!r}")
-    nbytes = require_size(int(size_mb * MiB) * 2, what=f"a {size_mb:g} MiB list and a worker's copy")
-    spec = work.DataSpec.for_size("distinct", nbytes // 2)
+    require_workers(steps, what="steps")
+    spec = work.DataSpec.for_size("distinct", require_size_mb(size_mb, workers=1))
     title = f"Pages a forked worker makes private by reading {spec.items:,} distinct ints"
     reason = pages.unavailable_reason()
     if not reason and "fork" not in start_methods():
@@ -93,27 +81,22 @@ def page_view(size_mb: float = 16, steps: int = 4, timeout: float = 60.0) -> Pag
             seen = wait(pool.apply_async(work.read_watching_pages, (steps,)), timeout)
     finally:
         items = None
-        work.watched_pages = None
-        work.clear()
+        work.clear()  # the global and watched_pages
     base = seen[0][1] or 0
-    total = int(len(seen[0][2])) if seen[0][2] is not None else 0
+    watched = seen[0][2] is not None
+    total = len(seen[0][2]) if watched else 0
+    alone = [int(x.sum()) for _, _, x in seen] if watched else None
     result = PageViewResult(
-        title=title,
-        params={"size_mb": size_mb, "steps": steps},
-        items=spec.items,
-        object_pages=total,
-        fractions=[f for f, _, _ in seen],
+        title=title, params={"size_mb": size_mb, "steps": steps}, items=spec.items,
+        object_pages=total, fractions=[f for f, _, _ in seen],
         private_pages=[((p or 0) - base) // pages.PAGE_SIZE for _, p, _ in seen],
-        object_pages_private=[int(x.sum()) for _, _, x in seen] if seen[0][2] is not None else None,
-        flags=[x[order] for _, _, x in seen] if seen[0][2] is not None else [],
+        object_pages_private=alone, flags=[x[order] for _, _, x in seen] if watched else [],
     )
     result.rows = [
         {
             "share read": f"{f:.0%}",
             "pages made private (smaps_rollup)": p,
-            "object pages held alone (pagemap)": None
-            if result.object_pages_private is None
-            else result.object_pages_private[i],
+            "object pages held alone (pagemap)": alone[i] if watched else None,
             "object pages read (share x all)": round(f * total),
         }
         for i, (f, p) in enumerate(zip(result.fractions, result.private_pages, strict=True))
@@ -124,12 +107,8 @@ def page_view(size_mb: float = 16, steps: int = 4, timeout: float = 60.0) -> Pag
         f"{result.bytes_per_object:.0f} bytes per int, so one page holds about "
         f"{pages.PAGE_SIZE / result.bytes_per_object:.0f} of them.",
         f"Reading all of them made {last:,} pages private ({last * pages.PAGE_SIZE / MiB:.1f} MiB)"
-        + (
-            f"; the pagemap shows the worker holding {result.object_pages_private[-1]:,} of the "
-            f"{total:,} object pages alone."
-            if result.object_pages_private is not None
-            else "."
-        ),
+        + (f"; the pagemap shows the worker holding {alone[-1]:,} of the {total:,} object pages "
+           "alone." if watched else "."),
     ]
     return result
 
@@ -138,9 +117,8 @@ def reference_counts(extra_references: int = 1000) -> Result:
     """Add references to a few objects and see whether their reference count (in them) changes.
 
     PEP 683 (3.12+) made some objects immortal: their count never changes, so reading them
-    writes nothing and their pages stay shared. Immortal: None, True and False, small ints
-    (-5..256), the empty tuple, static types (int, list, ...) and interned strings (all of
-    them on 3.12; from 3.13 strings interned at run time by sys.intern() are mortal again).
+    writes nothing. Immortal: None, True, False, small ints (-5..256), the empty tuple,
+    static types and interned strings (from 3.13, not those sys.intern() makes at run time).
     A learner's own lists, big ints and floats stay mortal. Lesson 04, section 7.
     """
     big = int("1" * 7)  # built at run time, so it is not a shared constant
@@ -162,15 +140,9 @@ def reference_counts(extra_references: int = 1000) -> Result:
         holders = [obj] * extra_references  # every slot is one more reference
         after = sys.getrefcount(obj)
         del holders
-        rows.append(
-            {
-                "object": name,
-                "PEP 683 (3.12+)": pep,
-                "count before": before,
-                f"after {extra_references} more references": after,
-                "count written?": after != before,
-            }
-        )
+        rows.append({"object": name, "PEP 683 (3.12+)": pep, "count before": before,
+                     f"after {extra_references} more references": after,
+                     "count written?": after != before})
     return Result(
         title="Reference counts live inside the objects: who gets written?",
         params={"extra_references": extra_references, "python": sys.version.split()[0]},
@@ -184,13 +156,12 @@ def immortal_findings(rows: list[dict]) -> list[str]:
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     written = [r["object"] for r in rows if r["count written?"]]
     unchanged = [r["object"] for r in rows if not r["count written?"]]
+    immortal = (
+        "immortal objects exist here (PEP 683)." if sys.version_info >= (3, 12)
+        else "there are no immortal objects yet (they arrive in 3.12, PEP 683)."
+    )
     found = [
-        f"This is Python {version}: "
-        + (
-            "immortal objects exist here (PEP 683)."
-            if sys.version_info >= (3, 12)
-            else "there are no immortal objects yet (they arrive in 3.12, PEP 683)."
-        ),
+        f"This is Python {version}: {immortal}",
         f"Counts written when references were added: {', '.join(written) or 'none'}.",
     ]
     if unchanged:

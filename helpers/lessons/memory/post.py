@@ -1,10 +1,9 @@
 """Lesson 04, section 1: the post's set-up, and what memory_profiler reports of it.
 
-Introduced in 04_memory_duplication.ipynb. The learner runs the post's set-up in a notebook
-cell (a global list, a fork Pool, a worker that reads it) under helpers.measure();
-observed() turns that run into the same CaseResult the helpers' own runs give, and
-post_findings() says what each way of counting showed. post_setup() is the same run done
-by the helpers, for the pre-class check and ``python -m helpers run memory-post-setup``.
+Introduced in 04_memory_duplication.ipynb. observed() turns the learner's own run of the
+post's set-up (a global list, a fork Pool, a worker that reads it, under helpers.measure())
+into a CaseResult; post_setup() is the same run done by the helpers, for the pre-class check
+and ``python -m helpers run memory-post-setup``.
 """
 
 from __future__ import annotations
@@ -28,43 +27,27 @@ class PostSetupResult(CaseResult):
     def snapshot(self) -> list[dict]:
         """Each process at the instant the summed RSS peaked, and the sums (MiB)."""
         m = self.measurement
-        totals = m.totals("rss")
-        instant = max(totals, key=lambda tv: tv[1])[0]
-        at = [s for s in m.samples if s.t == instant]
+        instant = max(m.totals("rss"), key=lambda tv: tv[1])[0]
         order = {"caller": 0, "worker": 1}
+        at = [s for s in m.samples if s.t == instant]
         at.sort(key=lambda s: (order.get(m.role(s.pid), 2), s.pid))
 
-        def mib(v):
-            return None if v is None else v / MiB
+        def row(process: str, rss, uss, pss) -> dict:
+            rss, uss, pss = (None if v is None else v / MiB for v in (rss, uss, pss))
+            return {"process": process, "RSS": rss, "USS (private)": uss, "PSS (fair share)": pss}
 
+        pss = m.pss_available
         rows = [
-            {
-                "process": "parent" if m.role(s.pid) == "caller" else f"{m.role(s.pid)} {s.pid}",
-                "RSS": mib(s.rss),
-                "USS (private)": mib(s.uss),
-                "PSS (fair share)": mib(s.pss),
-            }
+            row("parent" if m.role(s.pid) == "caller" else f"{m.role(s.pid)} {s.pid}",
+                s.rss, s.uss, s.pss)
             for s in at
         ]
-        rows.append(
-            {
-                "process": "sum over processes",
-                "RSS": sum(r["RSS"] for r in rows),
-                "USS (private)": sum(r["USS (private)"] or 0 for r in rows),
-                "PSS (fair share)": None
-                if not m.pss_available
-                else sum(r["PSS (fair share)"] or 0 for r in rows),
-            }
-        )
-        rows.append(
-            {
-                "process": "before the run (sum)",
-                "RSS": m.baseline("rss") / MiB,
-                "USS (private)": m.baseline("uss") / MiB,
-                "PSS (fair share)": m.baseline("pss") / MiB if m.pss_available else None,
-            }
-        )
-        return rows
+        return rows + [
+            row("sum over processes", sum(s.rss for s in at), sum(s.uss or 0 for s in at),
+                sum(s.pss or 0 for s in at) if pss else None),
+            row("before the run (sum)", m.baseline("rss"), m.baseline("uss"),
+                m.baseline("pss") if pss else None),
+        ]
 
     def plot(self):
         from .plots import counted_vs_truth
@@ -83,19 +66,13 @@ def post_setup(
 ) -> PostSetupResult:
     """The post's set-up in Python 3: a pool of `workers` reads a global [0] * n list.
 
-    start_method: fork by default (the post ran on Linux), or the course's where fork is
-    missing (Windows). size_mb: default_size_mb(workers) if None. memory_profiler: also
-    record what memory_profiler reports, for memory_profiler_view().
+    start_method: fork (the post ran on Linux), or the course's where fork is missing.
+    size_mb: default_size_mb(workers) if None. memory_profiler: for memory_profiler_view().
     """
     if start_method is None:
         start_method = "fork" if "fork" in start_methods() else None
-    r = run_case(
-        "repeated",
-        workers=workers,
-        size_mb=size_mb,
-        start_method=start_method,
-        memory_profiler=memory_profiler,
-    )
+    r = run_case("repeated", workers=workers, size_mb=size_mb, start_method=start_method,
+                 memory_profiler=memory_profiler)
     return as_post_setup(r, workers)
 
 
@@ -137,27 +114,21 @@ def observed(
 ) -> CaseResult:
     """A run the learner made in a notebook cell, as a CaseResult of the named case.
 
-    case: a name from CASES ("repeated", "distinct", "gc-default", "gc-freeze" ...) for the
-    label and the verdict's mechanism; m: the measure() block around the Pool; reports: what
-    the workers returned (helpers.workloads.memory.read_every_item or collect_garbage);
-    data: the global they were given. A worker that ran two tasks counts once (its first).
-    The "repeated" case comes back as a PostSetupResult, with the post's table.
+    case: a name from CASES, for the label and the verdict's mechanism; m: the measure()
+    block around the Pool; reports: what the workers returned (read_every_item or
+    collect_garbage), a worker's first only; data: the global they were given. "repeated"
+    comes back as a PostSetupResult, with the post's table.
     """
     first = {}
     for report in reports:
         first.setdefault(report.pid, report)
     workers = len(first)
+    the_case = get_case(case, start_method=start_method)
     result = CaseResult(
-        title=f"{get_case(case).label}: {workers} {start_method} workers",
+        title=f"{the_case.label}: {workers} {start_method} workers",
         params={"case": case, "workers": workers},
-        measurement=m,
-        case=get_case(case, start_method=start_method),
-        workers=workers,
-        data_bytes=work.data_bytes(data),
-        nominal_bytes=work.data_bytes(data),
-        items=len(data),
-        reports=list(first.values()),
-        seconds=m.wall,
+        measurement=m, case=the_case, workers=workers, data_bytes=work.data_bytes(data),
+        items=len(data), reports=list(first.values()),
     )
     if case == "repeated":
         return as_post_setup(result, workers)
@@ -196,13 +167,11 @@ def memory_profiler_view(results: CasesResult | list[CaseResult]) -> MemoryProfi
     include_children: memory_usage(..., include_children=True), the parent's RSS plus every
     descendant's. multiprocess: mprof run --multiprocess, one line per child; their peaks.
     """
-    cases = list(results.cases if isinstance(results, CasesResult) else results)
+    cases = results.cases if isinstance(results, CasesResult) else results
+    cases = [r for r in cases if r.measurement.memory_profiler is not None]
     rows = []
     for r in cases:
-        m = r.measurement
-        view = m.memory_profiler
-        if view is None:
-            continue
+        m, view = r.measurement, r.measurement.memory_profiler
         monitor = sum(v for pid, v in view.per_process.items() if pid not in m.processes)
         metric = m.total_metric
         rows.append(
@@ -221,7 +190,7 @@ def memory_profiler_view(results: CasesResult | list[CaseResult]) -> MemoryProfi
         title="What memory_profiler reports for the same runs",
         params={"cases": [r["case"] for r in rows]},
         rows=rows,
-        cases=[r for r in cases if r.measurement.memory_profiler is not None],
+        cases=cases,
     )
     if rows:
         key = next(k for k in rows[0] if k.startswith("overcount"))

@@ -1,9 +1,8 @@
 """The results of lesson 04's cases: figures computed from a run, the table, the charts.
 
-Introduced in 04_memory_duplication.ipynb. A CaseResult holds one case's measurement and
-its workers' reports, and computes from them what the lesson shows: how far each way of
-counting grew, how many copies the workers held, which share of the items' pages each held
-alone. A CasesResult puts several side by side, with charts grouped by question.
+Introduced in 04_memory_duplication.ipynb. A CaseResult computes, from one case's
+measurement and workers' reports, how far each way of counting grew, the copies the workers
+held and the share of the items' pages each held alone; a CasesResult sets several side by side.
 """
 
 from __future__ import annotations
@@ -20,11 +19,14 @@ if TYPE_CHECKING:
     from .cases import Case
 
 
-# The charts group the cases by the question they answer.
-GROUPS: dict[str, tuple[str, ...]] = {
-    "data": ("repeated", "distinct", "bytes", "numpy"),
-    "gc": ("gc-default", "gc-freeze", "gc-disabled", "freeze-read"),
-    "start": ("repeated", "arguments", "spawn"),
+# The charts group the cases by the question they answer: group -> (title, its cases).
+GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "data": ("What the data is made of (fork)", ("repeated", "distinct", "bytes", "numpy")),
+    "gc": (
+        "The garbage collector and gc.freeze() (fork)",
+        ("gc-default", "gc-freeze", "gc-disabled", "freeze-read"),
+    ),
+    "start": ("How the workers get the data", ("repeated", "arguments", "spawn")),
 }
 
 
@@ -32,19 +34,13 @@ GROUPS: dict[str, tuple[str, ...]] = {
 class CaseResult(Result):
     """One case: its measurement, the data's size, and what each worker reported.
 
-    data_bytes: what the data's objects take (workloads.memory.data_bytes); nominal_bytes:
-    the size asked for; items: how many items the data has.
-    """
+    data_bytes: what the data's objects take (workloads.memory.data_bytes)."""
 
     case: Case | None = None
     workers: int = 0
     data_bytes: int = 0
-    nominal_bytes: int = 0
     items: int = 0
     reports: list[work.WorkerReport] = field(default_factory=list)
-    seconds: float = 0.0
-
-    # -- figures computed from the run -------------------------------------------------
 
     @property
     def worker_private(self) -> list[int]:
@@ -64,11 +60,8 @@ class CaseResult(Result):
 
     @property
     def items_pages_alone(self) -> float | None:
-        """The share of the pages holding the list's items that the median worker held alone.
-
-        Read from the kernel's page table (pagemap), so a worker's own allocations do not
-        count. None where not measured (not a forked list of objects, or no pagemap).
-        """
+        """The share of the list items' pages the median worker held alone, from the kernel's
+        page table (pagemap): its own allocations do not count. None where not measured."""
         shares = [
             r.watched_alone / r.watched_total
             for r in self.reports
@@ -79,9 +72,8 @@ class CaseResult(Result):
     @property
     def copied_share(self) -> float | None:
         """What each worker copied, as a share of the items' pages (watched) or of the data."""
-        pages_share = self.items_pages_alone
-        if pages_share is not None:
-            return pages_share
+        if self.items_pages_alone is not None:
+            return self.items_pages_alone
         return None if self.copies is None else self.copies / max(self.workers, 1)
 
     @property
@@ -136,10 +128,10 @@ class CaseResult(Result):
             "full GCs": self.full_collections,
         }
 
-    def plot(self, ax=None):
+    def plot(self):
         from ... import charts as plots
 
-        return plots.memory(self.measurement, title=self.title, ax=ax)
+        return plots.memory(self.measurement, title=self.title)
 
 
 @dataclass
@@ -151,10 +143,9 @@ class CasesResult(Result):
     workers: int = 0
 
     def __getitem__(self, name: str) -> CaseResult:
-        for case in self.cases:
-            if case.case.name == name:
-                return case
-        raise KeyError(f"no case {name!r} in this run; it has {', '.join(self.names)}")
+        if name not in self:
+            raise KeyError(f"no case {name!r} in this run; it has {', '.join(self.names)}")
+        return self.cases[self.names.index(name)]
 
     def __contains__(self, name: object) -> bool:
         return name in self.names
@@ -168,39 +159,29 @@ class CasesResult(Result):
         from .plots import case_grid
 
         if group is None:
-            return [self.plot(g) for g in GROUPS if any(n in self for n in GROUPS[g])]
+            have = set(self.names)
+            return [self.plot(g) for g, (_, names) in GROUPS.items() if have.intersection(names)]
         if group not in GROUPS:
             raise ValueError(f"group must be one of {', '.join(GROUPS)}; got {group!r}")
-        return case_grid([self[n] for n in GROUPS[group] if n in self], title=GROUP_TITLES[group])
+        title, names = GROUPS[group]
+        return case_grid([self[n] for n in names if n in self], title=title)
 
     def plot_copies(self):
         """One bar per case: the workers' private growth added up, in copies of the data."""
         from ... import charts as plots
 
-        names = [c.case.name for c in self.cases if c.copies is not None]
-        values = [c.copies for c in self.cases if c.copies is not None]
+        done = [c for c in self.cases if c.copies is not None]
         return plots.bars(
-            names,
-            values,
+            [c.case.name for c in done], [c.copies for c in done],
             ylabel="workers' private growth\n(in copies of the data)",
             title=f"What {self.workers} workers came to hold alone, in copies of the data",
-            reference=self.workers,
-            reference_label=f"{self.workers} copies: one per worker",
+            reference=self.workers, reference_label=f"{self.workers} copies: one per worker",
         )
 
 
 def side_by_side(*runs: CaseResult) -> CasesResult:
     """Runs already made (the learner's own, say) as one CasesResult, to chart them together."""
     return CasesResult(
-        title=", ".join(r.case.name for r in runs),
-        params={},
-        cases=list(runs),
+        title=", ".join(r.case.name for r in runs), params={}, cases=list(runs),
         workers=max(r.workers for r in runs),
     )
-
-
-GROUP_TITLES = {
-    "data": "What the data is made of (fork)",
-    "gc": "The garbage collector and gc.freeze() (fork)",
-    "start": "How the workers get the data",
-}
