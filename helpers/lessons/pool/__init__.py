@@ -21,10 +21,10 @@ time, trace and draw it. Section -> module:
 from __future__ import annotations
 
 from . import check
-from .basics import GuardResult, StylesResult, guard_demo, iteration_styles, script_text
+from .basics import guard_demo, iteration_styles, script_text
 from .check import CHUNKSIZE, LESSON, SPEEDUP
-from .chunks import ChunksizeResult, chunksize_result, chunksize_sweep
-from .executor import ApiResult, pool_vs_executor, process_executor
+from .chunks import chunksize_result, chunksize_sweep
+from .executor import pool_vs_executor, process_executor
 from .exercises import (
     EXERCISES,
     feedback_amdahl,
@@ -33,12 +33,12 @@ from .exercises import (
     feedback_parallel,
     parallel_tasks,
 )
-from .fork_warning import ForkWarningResult, fork_with_threads
-from .pitfalls import PitfallResult, in_notebook_function
-from .playground import Explorer, explore_once, explorer
+from .fork_warning import fork_with_threads
+from .pitfalls import in_notebook_function
+from .playground import explore_once, explorer
 from .speedup import SpeedupResult, speedup_sweep, worker_counts
-from .startup import StartupResult, forkserver_sentence, startup_cost
-from .tracing import TraceResult, trace_chunksize
+from .startup import forkserver_sentence, startup_cost
+from .tracing import trace_chunksize
 from .workers import pool_default_chunksize, started_pool
 
 
@@ -65,16 +65,7 @@ __all__ = [
     "EXERCISES",
     "LESSON",
     "SPEEDUP",
-    "ApiResult",
-    "ChunksizeResult",
-    "Explorer",
-    "ForkWarningResult",
-    "GuardResult",
-    "PitfallResult",
     "SpeedupResult",
-    "StartupResult",
-    "StylesResult",
-    "TraceResult",
     "check",
     "chunksize_result",
     "chunksize_sweep",

@@ -13,17 +13,18 @@ import tempfile
 import textwrap
 import time
 from dataclasses import dataclass, field
+from itertools import takewhile
 from pathlib import Path
 
 import psutil
 
-from ...machine import require_workers, start_methods
+from ...machine import require_workers, start_methods, validate_start_method
 from ...processes import helpers_env, is_multiprocessing_helper
 from ...results import Result
 from ...runner import no_stray_processes, reap, wait
 from ...workloads import cpu
 from . import charts as pool_charts
-from .workers import started_pool
+from .workers import require_positive, started_pool
 
 _SCRIPT = """\
 import multiprocessing
@@ -31,17 +32,14 @@ import multiprocessing
 from helpers.workloads.cpu import square
 
 {body}"""
-_BODY_WITHOUT_GUARD = """\
+_POOL_CODE = """\
 ctx = multiprocessing.get_context({method!r})
 with ctx.Pool(2) as pool:
     print(pool.map(square, range(5)))
 """
-_BODY_WITH_GUARD = """\
+_GUARDED = """\
 def main():
-    ctx = multiprocessing.get_context({method!r})
-    with ctx.Pool(2) as pool:
-        print(pool.map(square, range(5)))
-
+{code}
 
 if __name__ == "__main__":
     main()
@@ -50,8 +48,9 @@ if __name__ == "__main__":
 
 def script_text(method: str, guard: bool) -> str:
     """The source of the small pool script guard_demo() runs."""
-    body = _BODY_WITH_GUARD if guard else _BODY_WITHOUT_GUARD
-    return _SCRIPT.format(body=body.format(method=method))
+    code = _POOL_CODE.format(method=method)
+    body = _GUARDED.format(code=textwrap.indent(code, "    ")) if guard else code
+    return _SCRIPT.format(body=body)
 
 
 @dataclass
@@ -60,7 +59,6 @@ class GuardResult(Result):
 
     outputs: dict[str, str] = field(default_factory=dict)  # "method, guard" -> last output
     error_excerpt: str = ""
-
 
 
 def _stop_tree(proc: psutil.Process) -> None:
@@ -111,15 +109,11 @@ def _run_script(path: Path, log: Path, timeout: float) -> tuple[str, float, str]
 def _excerpt(text: str) -> str:
     """The RuntimeError's message, dedented: the part that tells the learner what to do."""
     lines = text.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("RuntimeError"):
-            block = []
-            for follow in lines[i + 1 : i + 14]:
-                if follow.startswith("Traceback"):
-                    break
-                block.append(follow)
-            return "RuntimeError:\n" + textwrap.dedent("\n".join(block)).strip()
-    return ""
+    starts = [i for i, line in enumerate(lines) if line.startswith("RuntimeError")]
+    if not starts:
+        return ""
+    message = takewhile(lambda line: not line.startswith("Traceback"), lines[starts[0] + 1 :][:13])
+    return "RuntimeError:\n" + textwrap.dedent("\n".join(message)).strip()
 
 
 def guard_demo(methods: list[str] | None = None, timeout: float = 20.0) -> GuardResult:
@@ -128,11 +122,9 @@ def guard_demo(methods: list[str] | None = None, timeout: float = 20.0) -> Guard
     Each script runs as its own program, as from a terminal; one that keeps failing is
     stopped, with every process it started, as soon as its error shows.
     """
-    available = start_methods()
-    methods = [m for m in ("fork", "spawn") if m in available] if methods is None else methods
-    for method in methods:
-        if method not in available:
-            raise ValueError(f"unknown start method {method!r}; available here: {available}")
+    if methods is None:
+        methods = [m for m in ("fork", "spawn") if m in start_methods()]
+    methods = [validate_start_method(m) for m in methods]
     runs = [(m, False) for m in methods] + [(m, True) for m in methods if m != "fork"]
     result = GuardResult(
         title="The same pool script, with and without the __main__ guard",
@@ -140,11 +132,10 @@ def guard_demo(methods: list[str] | None = None, timeout: float = 20.0) -> Guard
     )
     with tempfile.TemporaryDirectory(prefix="pool-guard-") as folder, no_stray_processes():
         for method, guard in runs:
-            name = f"{method}_{'with' if guard else 'without'}_guard"
-            path = Path(folder) / f"{name}.py"
-            path.write_text(script_text(method, guard))
-            outcome, seconds, text = _run_script(path, Path(folder) / f"{name}.log", timeout)
             key = f"{method}, {'with' if guard else 'without'} guard"
+            path = Path(folder) / f"{key.replace(',', '').replace(' ', '_')}.py"
+            path.write_text(script_text(method, guard))
+            outcome, seconds, text = _run_script(path, path.with_suffix(".log"), timeout)
             excerpt = _excerpt(text)
             result.error_excerpt = result.error_excerpt or excerpt
             if outcome == "ran":
@@ -165,19 +156,16 @@ def guard_demo(methods: list[str] | None = None, timeout: float = 20.0) -> Guard
 
 
 def _guard_findings(r: GuardResult) -> list[str]:
-    findings = []
-    for row in r.rows:
-        method, guard = row["start method"], row["__main__ guard"] == "yes"
-        if row["outcome"] == "ran":
-            how = "with the guard" if guard else "without the guard"
-            findings.append(f"{method}, {how}: the script ran and printed {row['printed']}.")
-        else:
-            findings.append(
-                f"{method}, {'with' if guard else 'without'} the guard: {row['outcome']}. Each "
-                "new worker imports the script to find its functions, runs its top level "
-                "again, and tries to start a pool of its own."
-            )
-    return findings
+    return [
+        f"{row['start method']}, {'with' if row['__main__ guard'] == 'yes' else 'without'} "
+        + (
+            f"the guard: the script ran and printed {row['printed']}."
+            if row["outcome"] == "ran"
+            else f"the guard: {row['outcome']}. Each new worker imports the script to find its "
+            "functions, runs its top level again, and tries to start a pool of its own."
+        )
+        for row in r.rows
+    ]
 
 
 # -- 3. map, imap, imap_unordered, starmap ---------------------------------------------
@@ -213,8 +201,7 @@ def iteration_styles(
     """
     require_workers(tasks, what="tasks")
     require_workers(workers)
-    if not longest_seconds > 0:
-        raise ValueError(f"longest_seconds must be positive, got {longest_seconds!r}")
+    require_positive(longest_seconds, "longest_seconds")
     jobs = [(i, cpu.units_for(longest_seconds / (1 if i == 0 else 4))) for i in range(tasks)]
     result = StylesResult(
         title=f"{tasks} tasks, a long one first, on {workers} workers: four ways to hand them over",
@@ -232,14 +219,13 @@ def iteration_styles(
         }
         for style, run in runs.items():
             start = time.perf_counter()
-            results = run()
-            times, order = [], []
-            iterator = iter(results)
-            for _ in range(tasks):  # imap's next(timeout) so that a stuck task cannot hang us
+            iterator = iter(run())
+            times = result.arrivals[style] = []
+            order = result.orders[style] = []
+            for _ in range(tasks):  # imap's next(timeout), so that a stuck task cannot hang us
                 label = iterator.next(timeout) if hasattr(iterator, "next") else next(iterator)
-                times.append(time.perf_counter() - start)
                 order.append(label)
-            result.arrivals[style], result.orders[style] = times, order
+                times.append(time.perf_counter() - start)
             result.finished[style] = times[-1]
     result.rows = [
         {

@@ -1,6 +1,6 @@
 """Charts for lesson 01 (process pools), built on helpers.charts and styled the same way.
 
-Introduced in 01_process_pool.ipynb. Each function takes a result from one of the pool_*
+Introduced in 01_process_pool.ipynb. Each function takes a result from one of this lesson's
 modules and returns one matplotlib Figure, with a title, axis units and a legend.
 """
 
@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 def _figure(rows: int = 1, height: float = 4.0, sharex: bool = False):
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(rows, 1, figsize=(10, height), layout="constrained", sharex=sharex)
-    return fig, axes
+    return plt.subplots(rows, 1, figsize=(10, height), layout="constrained", sharex=sharex)
 
 
 def chunksize_curve(r) -> Figure:
@@ -28,42 +27,20 @@ def chunksize_curve(r) -> Figure:
     with plots.style():
         fig, ax = _figure()
         sizes = r.chunksizes
-        ax.plot(
-            sizes,
-            [r.median(s) * 1000 for s in sizes],
-            marker="o",
-            linewidth=2.5,
-            color=plots.color(0),
-            label="median time",
-        )
-        for s in sizes:
-            ax.scatter(
-                [s] * len(r.seconds[s]),
-                [t * 1000 for t in r.seconds[s]],
-                color=plots.color(0),
-                alpha=0.35,
-                s=18,
-            )
-        ax.axvline(
-            r.default_chunksize,
-            color=plots.color(1),
-            linestyle="--",
-            label=f"Pool.map's default ({r.default_chunksize})",
-        )
+        medians = [r.median(s) * 1000 for s in sizes]
+        blue = plots.color(0)
+        ax.plot(sizes, medians, marker="o", linewidth=2.5, color=blue, label="median time")
+        runs = [(s, t * 1000) for s in sizes for t in r.seconds[s]]
+        ax.scatter(*zip(*runs, strict=True), color=blue, alpha=0.35, s=18)
+        default = f"Pool.map's default ({r.default_chunksize})"
+        ax.axvline(r.default_chunksize, color=plots.color(1), linestyle="--", label=default)
         best = r.best_chunksize
-        ax.annotate(
-            f"chunksize 1: {r.median(1) * 1000:.0f} ms",
-            (1, r.median(1) * 1000),
-            xytext=(12, -4),
-            textcoords="offset points",
-        )
-        ax.annotate(
-            f"fastest: {best}, {r.median(best) * 1000:.1f} ms",
-            (best, r.median(best) * 1000),
-            xytext=(0, -18),
-            textcoords="offset points",
-            ha="center",
-        )
+        for size, text, offset, align in (
+            (1, f"chunksize 1: {r.median(1) * 1000:.0f} ms", (12, -4), "left"),
+            (best, f"fastest: {best}, {r.median(best) * 1000:.1f} ms", (0, -18), "center"),
+        ):
+            point = (size, r.median(size) * 1000)
+            ax.annotate(text, point, xytext=offset, textcoords="offset points", ha=align)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("chunksize (tasks per message, log scale)")
@@ -86,7 +63,12 @@ def chunk_timelines(r) -> Figure:
     """
     from matplotlib.patches import Patch
 
-    paused_colour = "#A6CEE3"
+    kinds = (  # what a worker was doing, with its colour, in drawing order
+        ("waiting for its first task", "#BBBBBB"),
+        ("between two tasks", plots.color(3)),
+        ("task paused: no free core", "#A6CEE3"),
+        ("task running", plots.color(0)),
+    )
     with plots.style():
         sizes = sorted(r.timelines)
         fig, axes = _figure(len(sizes), height=2.4 + 1.5 * len(sizes), sharex=True)
@@ -96,19 +78,15 @@ def chunk_timelines(r) -> Figure:
             pairs = r.consecutive(size)
             for lane, pid in enumerate(pids):
                 events = [e for e in r.timelines[size] if e.pid == pid]
-                first = min(e.start for e in events) - origin
-                running = [(e.start - origin, min(e.cpu, e.duration)) for e in events]
-                paused = [
-                    (e.start - origin + e.cpu, e.duration - e.cpu)
-                    for e in events
-                    if e.duration > e.cpu
-                ]
-                gaps = [(a.end - origin, b.start - a.end) for a, b in pairs if a.pid == pid]
-                band = (lane - 0.4, 0.8)
-                ax.broken_barh([(0, first)], band, color="#BBBBBB")
-                ax.broken_barh(gaps, band, color=plots.color(3))
-                ax.broken_barh(paused, band, color=paused_colour)
-                ax.broken_barh(running, band, color=plots.color(0))
+                late = [e for e in events if e.duration > e.cpu]
+                bars = (
+                    [(0, min(e.start for e in events) - origin)],
+                    [(a.end - origin, b.start - a.end) for a, b in pairs if a.pid == pid],
+                    [(e.start - origin + e.cpu, e.duration - e.cpu) for e in late],
+                    [(e.start - origin, min(e.cpu, e.duration)) for e in events],
+                )
+                for segments, (_, colour) in zip(bars, kinds, strict=True):
+                    ax.broken_barh(segments, (lane - 0.4, 0.8), color=colour)
             ax.set_yticks(range(len(pids)), [f"worker {pid}" for pid in pids])
             ax.invert_yaxis()
             ax.grid(axis="y", visible=False)
@@ -121,16 +99,8 @@ def chunk_timelines(r) -> Figure:
                 + (f"; this process used {parent * 1000:.1f} ms of CPU" if parent else ""),
                 fontsize=12,
             )
-        axes[0].legend(
-            handles=[
-                Patch(color=plots.color(0), label="task running"),
-                Patch(color=paused_colour, label="task paused: no free core"),
-                Patch(color=plots.color(3), label="between two tasks"),
-                Patch(color="#BBBBBB", label="waiting for its first task"),
-            ],
-            loc="upper left",
-            bbox_to_anchor=(1.0, 1.0),
-        )
+        handles = [Patch(color=colour, label=label) for label, colour in reversed(kinds)]
+        axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         axes[-1].set_xlabel("time since map() was called (s)")
         work = [e.cpu for e in r.timelines[sizes[0]]]
         fig.suptitle(
@@ -159,14 +129,10 @@ def speedup_overview(r) -> Figure:
             ax=top,
         )
         if r.serial_share:
-            top.plot(
-                r.workers,
-                [r.amdahl_speedup(w) for w in r.workers],
-                marker="s",
-                color=plots.color(1),
-                linewidth=2,
-                label=f"measured, {r.serial_share:.0%} serial",
-            )
+            measured = [r.amdahl_speedup(w) for w in r.workers]
+            label = f"measured, {r.serial_share:.0%} serial"
+            orange = plots.color(1)
+            top.plot(r.workers, measured, marker="s", color=orange, linewidth=2, label=label)
             top.legend(loc="upper left")
         if rows == 2:
             bottom = axes[1]
@@ -174,39 +140,28 @@ def speedup_overview(r) -> Figure:
             origin = r.measurement.start
             for index, (w, variant, start, end) in enumerate(r.spans):
                 shade = plots.color(1) if "serial" in variant else "grey"
-                bottom.axvspan(
-                    start - origin,
-                    end - origin,
-                    color=shade,
-                    alpha=0.08 + 0.07 * (index % 2),
-                    linewidth=0,
-                )
+                alpha = 0.08 + 0.07 * (index % 2)
+                bottom.axvspan(start - origin, end - origin, color=shade, alpha=alpha, linewidth=0)
                 bottom.text(
                     (start + end) / 2 - origin, 103, f"{w}w", ha="center", va="bottom", fontsize=9
                 )
             bottom.set_ylim(0, 115)
-            _cores_used(r.measurement, bottom)
+            _cores_used(r, bottom)
         plots.close_if_inline(fig)
         return fig
 
 
-def _cores_used(m, ax) -> None:
+def _cores_used(r, ax) -> None:
     """Add, on a right-hand axis, how many cores' worth of CPU the measured processes used."""
-    by_time: dict[float, float] = {}
-    for sample in m.samples:
-        by_time[sample.t] = by_time.get(sample.t, 0.0) + sample.cpu / 100
+    by_time = r.cores_by_time()
     times = sorted(by_time)[1:]  # the first reading of a process's CPU is meaningless
     if not times:
         return
     right = ax.twinx()
-    right.plot(
-        [t - m.start for t in times],
-        [by_time[t] for t in times],
-        color="black",
-        linewidth=2,
-        linestyle="--",
-        label="this sweep's processes",
-    )
+    seconds = [t - r.measurement.start for t in times]
+    cores = [by_time[t] for t in times]
+    label = "this sweep's processes"
+    right.plot(seconds, cores, color="black", linewidth=2, linestyle="--", label=label)
     right.set_ylabel("cores used by this sweep")
     right.set_ylim(0, max(2.3, max(by_time.values()) * 1.15))
     right.grid(False)
@@ -224,22 +179,13 @@ def startup_bars(r) -> Figure:
         fig, ax = _figure(height=4.2)
         x = np.arange(len(r.methods))
         width = 0.38
-        first = ax.bar(
-            x - width / 2,
-            [r.first(m) * 1000 for m in r.methods],
-            width,
-            color=plots.color(1),
-            label="first pool",
-        )
-        later = ax.bar(
-            x + width / 2,
-            [r.later(m) * 1000 for m in r.methods],
-            width,
-            color=plots.color(0),
-            label="later pools (median)",
-        )
-        ax.bar_label(first, fmt="%.0f", padding=2)
-        ax.bar_label(later, fmt="%.0f", padding=2)
+        for shift, seconds, colour, label in (
+            (-width / 2, r.first, plots.color(1), "first pool"),
+            (width / 2, r.later, plots.color(0), "later pools (median)"),
+        ):
+            values = [seconds(m) * 1000 for m in r.methods]
+            bars = ax.bar(x + shift, values, width, color=colour, label=label)
+            ax.bar_label(bars, fmt="%.0f", padding=2)
         ax.set_xticks(x, r.methods)
         ax.set_xlabel("start method")
         ax.set_ylabel(f"until all {r.workers} workers are ready (ms)")
@@ -252,32 +198,20 @@ def startup_bars(r) -> Figure:
 
 def arrivals(r) -> Figure:
     """When each result reached the parent, per iteration style, labelled with its task."""
+    on_dot = {"ha": "center", "va": "center", "fontsize": 8, "color": "white", "zorder": 4}
     with plots.style():
         fig, ax = _figure(height=1.2 + 0.8 * len(r.styles))
         for row, style in enumerate(r.styles):
-            times = r.arrivals[style]
-            labels = r.orders[style]
+            times, labels = r.arrivals[style], r.orders[style]
             if times[-1] - times[0] < 0.01:  # a list: every result at once
                 ax.scatter([times[-1]], [row], s=400, color=plots.color(row), zorder=3)
-                ax.annotate(
-                    f"all {len(times)} at once",
-                    (times[-1], row),
-                    xytext=(14, 0),
-                    textcoords="offset points",
-                    va="center",
-                )
+                at = (times[-1], row)
+                text = f"all {len(times)} at once"
+                ax.annotate(text, at, xytext=(14, 0), textcoords="offset points", va="center")
             else:
                 ax.scatter(times, [row] * len(times), s=160, color=plots.color(row), zorder=3)
                 for t, label in zip(times, labels, strict=True):
-                    ax.annotate(
-                        str(label),
-                        (t, row),
-                        ha="center",
-                        va="center",
-                        fontsize=8,
-                        color="white",
-                        zorder=4,
-                    )
+                    ax.annotate(str(label), (t, row), **on_dot)
             ax.hlines(row, 0, r.finished[style], color=plots.color(row), alpha=0.3, linewidth=6)
         ax.set_yticks(range(len(r.styles)), r.styles)
         ax.invert_yaxis()
@@ -292,14 +226,14 @@ def arrivals(r) -> Figure:
 def api_bars(r) -> Figure:
     """Median time per variant, grouped by workload: Pool against ProcessPoolExecutor."""
     with plots.style():
-        fig, axes = _figure(len(r.workloads), height=1.0 + 1.6 * r.variants_count)
+        most = max(sum(w == x for w, _ in r.seconds) for x in r.workloads)  # variants
+        fig, axes = _figure(len(r.workloads), height=1.0 + 1.6 * most)
         axes = axes if len(r.workloads) > 1 else [axes]
         for ax, workload in zip(axes, r.workloads, strict=True):
             names = [name for (w, name) in r.seconds if w == workload]
-            values = [statistics.median(r.seconds[(workload, n)]) * 1000 for n in names]
-            bars = ax.barh(
-                range(len(names)), values, color=[plots.color(i) for i in range(len(names))]
-            )
+            values = [r.median(workload, n) * 1000 for n in names]
+            colours = [plots.color(i) for i in range(len(names))]
+            bars = ax.barh(range(len(names)), values, color=colours)
             ax.bar_label(bars, fmt="%.0f ms", padding=3)
             ax.set_yticks(range(len(names)), names)
             ax.invert_yaxis()

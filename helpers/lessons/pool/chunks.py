@@ -12,6 +12,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
+from itertools import groupby, pairwise
 
 from ...events import TaskEvent
 from ...machine import require_workers
@@ -63,20 +64,12 @@ class ChunksizeResult(Result):
 
     def consecutive(self, chunksize: int) -> list[tuple[TaskEvent, TaskEvent]]:
         """Pairs of tasks that one worker ran one after the other, in the timeline run."""
-        by_worker: dict[int, list[TaskEvent]] = {}
-        for event in sorted(self.timelines[chunksize], key=lambda e: e.start):
-            by_worker.setdefault(event.pid, []).append(event)
-        return [
-            pair for events in by_worker.values() for pair in zip(events, events[1:], strict=False)
-        ]
-
-    def gaps(self, chunksize: int) -> list[float]:
-        """Seconds between one task's end and the next task's start in the same worker."""
-        return [later.start - earlier.end for earlier, later in self.consecutive(chunksize)]
+        events = sorted(self.timelines[chunksize], key=lambda e: (e.pid, e.start))
+        return [pair for _, lane in groupby(events, key=lambda e: e.pid) for pair in pairwise(lane)]
 
     def median_gap(self, chunksize: int) -> float:
         """Median seconds a worker spent between two tasks in the timeline run (NaN: none)."""
-        gaps = self.gaps(chunksize)
+        gaps = [later.start - earlier.end for earlier, later in self.consecutive(chunksize)]
         return statistics.median(gaps) if gaps else math.nan
 
     def paused_share(self, chunksize: int) -> float:
@@ -86,10 +79,7 @@ class ChunksizeResult(Result):
         return max(0.0, wall - sum(e.cpu for e in events)) / wall if wall else 0.0
 
     def plot(self):
-        figures = [self.plot_curve()]
-        if self.timelines:
-            figures.insert(0, self.plot_timeline())
-        return figures
+        return ([self.plot_timeline()] if self.timelines else []) + [self.plot_curve()]
 
     def plot_curve(self):
         return pool_charts.chunksize_curve(self)
@@ -124,19 +114,10 @@ def chunksize_sweep(
     require_workers(tasks, what="tasks")
     require_workers(workers)
     require_workers(repeats, what="repeats")
-    sizes = default_chunksizes(tasks, workers) if chunksizes is None else list(chunksizes)
-    for size in sizes:
-        require_workers(size, what="chunksize")
-    sizes = sorted(set(sizes) | {1})  # chunksize 1 is the baseline every finding compares with
+    asked = default_chunksizes(tasks, workers) if chunksizes is None else chunksizes
+    sizes = sorted({1, *(require_workers(s, what="chunksize") for s in asked)})  # 1: the baseline
     items = list(range(tasks))
-    result = ChunksizeResult(
-        title=f"{tasks:,} tiny tasks on {workers} workers: time against chunksize",
-        params={"tasks": tasks, "workers": workers, "repeats": repeats},
-        workers=workers,
-        tasks=tasks,
-        seconds={size: [] for size in sizes},
-        default_chunksize=pool_default_chunksize(tasks, workers),
-    )
+    result = _new_result(tasks, workers, {size: [] for size in sizes}, repeats=repeats)
     expected = repeats * tasks * _TINY_TASK_GUESS * 1.5
     with started_pool(workers, start_method=start_method, timeout=timeout) as started:
         pool = started.pool
@@ -147,9 +128,7 @@ def chunksize_sweep(
             require_workers(timeline_tasks, what="timeline_tasks")
             require_positive(timeline_task_seconds, "timeline_task_seconds")
             record_timelines(result, pool, timeline_tasks, timeline_task_seconds, timeout)
-    result.rows = chunksize_rows(result)
-    result.findings = chunksize_findings(result)
-    return result
+    return _finish(result)
 
 
 def chunksize_result(
@@ -167,26 +146,34 @@ def chunksize_result(
     """
     if 1 not in seconds:
         raise ValueError("seconds must hold chunksize 1, the baseline every finding compares with")
-    result = ChunksizeResult(
-        title=f"{tasks:,} tiny tasks on {workers} workers: time against chunksize",
-        params={"tasks": tasks, "workers": workers},
-        workers=workers,
-        tasks=tasks,
-        seconds={int(k): list(v) if isinstance(v, list) else [v] for k, v in sorted(seconds.items())},
-        default_chunksize=pool_default_chunksize(tasks, workers),
-    )
+    runs = {int(k): list(v) if isinstance(v, list) else [v] for k, v in sorted(seconds.items())}
+    result = _new_result(tasks, workers, runs)
     for size, done in (timelines or {}).items():
-        events = [TaskEvent("spin", pid, "MainThread", a, b, used) for pid, a, b, used in done]
-        result.timelines[size] = events
+        result.timelines[size] = events = _task_events(done)
         result.timeline_origins[size] = min(e.start for e in events)
         result.timeline_walls[size] = max(e.end for e in events) - result.timeline_origins[size]
-    result.rows = chunksize_rows(result)
-    result.findings = chunksize_findings(result)
-    return result
+    return _finish(result)
 
 
-def chunksize_rows(result: ChunksizeResult) -> list[dict]:
-    return [
+def _new_result(tasks: int, workers: int, seconds: dict, **params) -> ChunksizeResult:
+    return ChunksizeResult(
+        title=f"{tasks:,} tiny tasks on {workers} workers: time against chunksize",
+        params={"tasks": tasks, "workers": workers, **params},
+        workers=workers,
+        tasks=tasks,
+        seconds=seconds,
+        default_chunksize=pool_default_chunksize(tasks, workers),
+    )
+
+
+def _task_events(done: list[tuple[int, float, float, float]]) -> list[TaskEvent]:
+    """TaskEvents from what cpu.spin_timed returned: (pid, start, end, CPU seconds)."""
+    return [TaskEvent("spin", pid, "MainThread", a, b, used) for pid, a, b, used in done]
+
+
+def _finish(result: ChunksizeResult) -> ChunksizeResult:
+    """Fill in the table and the findings from the timings."""
+    result.rows = [
         {
             "chunksize": size,
             "messages each way": math.ceil(result.tasks / size),
@@ -197,15 +184,13 @@ def chunksize_rows(result: ChunksizeResult) -> list[dict]:
         }
         for size in result.chunksizes
     ]
+    result.findings = chunksize_findings(result)
+    return result
 
 
 def _note(result: ChunksizeResult, size: int) -> str:
-    notes = []
-    if size == result.default_chunksize:
-        notes.append("Pool.map's default")
-    if size == result.best_chunksize:
-        notes.append("fastest")
-    return ", ".join(notes)
+    notes = {"Pool.map's default": result.default_chunksize, "fastest": result.best_chunksize}
+    return ", ".join(note for note, chunk in notes.items() if chunk == size)
 
 
 def record_timelines(result: ChunksizeResult, pool, tasks: int, seconds: float, timeout) -> None:
@@ -217,10 +202,7 @@ def record_timelines(result: ChunksizeResult, pool, tasks: int, seconds: float, 
         result.timeline_walls[size] = time.perf_counter() - origin
         result.timeline_parent_cpu[size] = time.process_time() - parent_cpu
         result.timeline_origins[size] = origin
-        result.timelines[size] = [
-            TaskEvent("spin", pid, "MainThread", start, end, used)
-            for pid, start, end, used in done
-        ]
+        result.timelines[size] = _task_events(done)
 
 
 def _us(seconds: float) -> str:
@@ -256,8 +238,7 @@ def chunksize_findings(r: ChunksizeResult) -> list[str]:
             f"between two tasks with chunksize 1, and {_us(r.median_gap(big))} with "
             f"chunksize {big}, where most tasks follow another from the same message."
         )
-        if one_chunk not in r.timeline_parent_cpu:
-            return findings
+    if r.timelines and one_chunk in r.timeline_parent_cpu:
         findings.append(
             f"This process spent {r.timeline_parent_cpu[one_chunk] * 1000:.1f} ms of CPU "
             f"sending the {len(r.timelines[one_chunk])} tasks and collecting their results "

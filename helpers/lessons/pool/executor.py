@@ -37,10 +37,7 @@ def process_executor(
     require_workers(workers)
     with no_stray_processes():
         executor = ProcessPoolExecutor(
-            workers,
-            mp_context=mp_context(start_method),
-            initializer=initializer,
-            initargs=initargs,
+            workers, mp_context=mp_context(start_method), initializer=initializer, initargs=initargs
         )
         try:
             yield executor
@@ -78,10 +75,6 @@ class ApiResult(Result):
     @property
     def workloads(self) -> list[str]:
         return list(dict.fromkeys(w for w, _ in self.seconds))
-
-    @property
-    def variants_count(self) -> int:
-        return max(sum(1 for w, _ in self.seconds if w == x) for x in self.workloads)
 
     def median(self, workload: str, variant: str) -> float:
         return statistics.median(self.seconds[(workload, variant)])

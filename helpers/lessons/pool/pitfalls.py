@@ -32,17 +32,9 @@ from .workers import capture_stderr
 APIS = ("Pool", "ProcessPoolExecutor")
 
 
-# -- 7. a function defined in the notebook ---------------------------------------------
-
-
 @dataclass
 class PitfallResult(Result):
-    """What happened to one function under each start method and API."""
-
-    @property
-    def errors(self) -> dict[str, str]:
-        """'API, start method' -> the real error ('' where the function worked)."""
-        return {f"{r['API']}, {r['start method']}": r["the real error"] for r in self.rows}
+    """What happened to one function under each start method and API (a row each)."""
 
     def plot(self):
         raise NotImplementedError("this experiment is a table: show the result itself")
@@ -62,6 +54,7 @@ class _Stopped(Exception):
     """Raised to leave a pool's block through its error path, which terminates the workers.
 
     Leaving normally would close() and join(): with a task lost, join() waits forever.
+    args: the outcome, then the task's own exception if it raised one.
     """
 
 
@@ -69,55 +62,44 @@ def _raised(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _run_pool(func, items, workers, method, folder, timeout) -> tuple[str, object, str]:
-    """(outcome, results, error) for func over items on a Pool; never waits past timeout."""
-    try:
-        with process_pool(
-            workers, start_method=method, initializer=capture_stderr, initargs=(str(folder),)
-        ) as pool:
-            originals = list(pool._pool)  # the worker processes Pool started (private, stable)
-            pending = pool.map_async(func, items, chunksize=1)
-            deadline = time.monotonic() + timeout
-            while not pending.ready():
-                if any(p.exitcode is not None for p in originals):
-                    raise _Stopped(
-                        "a worker died; Pool replaced it and would have waited "
-                        "forever for the lost task"
-                    )
-                if time.monotonic() > deadline:
-                    raise _Stopped(f"no result in {timeout:.0f} s")
-                pending.wait(0.05)
-            try:
-                return "worked", pending.get(0), ""
-            except Exception as exc:  # the task's own error, re-raised here by get()
-                raise _Stopped("a task raised an exception", exc) from None
-    except _Stopped as stop:
-        return _stopped(stop, folder)
-
-
-def _stopped(stop: _Stopped, folder: Path) -> tuple[str, None, str]:
-    outcome, *raised = stop.args
-    return outcome, None, _raised(raised[0]) if raised else _last_error_line(folder)
-
-
-def _run_executor(func, items, workers, method, folder, timeout) -> tuple[str, object, str]:
-    """(outcome, results, error) for func over items on a ProcessPoolExecutor."""
-    try:
-        with process_executor(
-            workers, start_method=method, initializer=capture_stderr, initargs=(str(folder),)
-        ) as executor:
-            futures = [executor.submit(func, x) for x in items]
-            done, _ = wait_futures(futures, timeout=timeout, return_when=FIRST_EXCEPTION)
-            failed = [f.exception() for f in done if f.exception() is not None]
-            if any(isinstance(e, BrokenProcessPool) for e in failed):
-                raise _Stopped("a worker died; the executor noticed and raised BrokenProcessPool")
-            if failed:
-                raise _Stopped("a task raised an exception", failed[0])
-            if len(done) < len(futures):
+def _run_pool(func, items, workers, method, folder, timeout) -> list:
+    """func over items on a Pool: its results; _Stopped when it cannot finish in timeout."""
+    with process_pool(
+        workers, start_method=method, initializer=capture_stderr, initargs=(str(folder),)
+    ) as pool:
+        originals = list(pool._pool)  # the worker processes Pool started (private, stable)
+        pending = pool.map_async(func, items, chunksize=1)
+        deadline = time.monotonic() + timeout
+        while not pending.ready():
+            if any(p.exitcode is not None for p in originals):
+                raise _Stopped(
+                    "a worker died; Pool replaced it and would have waited "
+                    "forever for the lost task"
+                )
+            if time.monotonic() > deadline:
                 raise _Stopped(f"no result in {timeout:.0f} s")
-            return "worked", [f.result(0) for f in futures], ""
-    except _Stopped as stop:
-        return _stopped(stop, folder)
+            pending.wait(0.05)
+        try:
+            return pending.get(0)
+        except Exception as exc:  # the task's own error, re-raised here by get()
+            raise _Stopped("a task raised an exception", exc) from None
+
+
+def _run_executor(func, items, workers, method, folder, timeout) -> list:
+    """func over items on a ProcessPoolExecutor: its results, or _Stopped."""
+    with process_executor(
+        workers, start_method=method, initializer=capture_stderr, initargs=(str(folder),)
+    ) as executor:
+        futures = [executor.submit(func, x) for x in items]
+        done, _ = wait_futures(futures, timeout=timeout, return_when=FIRST_EXCEPTION)
+        failed = [f.exception() for f in done if f.exception() is not None]
+        if any(isinstance(e, BrokenProcessPool) for e in failed):
+            raise _Stopped("a worker died; the executor noticed and raised BrokenProcessPool")
+        if failed:
+            raise _Stopped("a task raised an exception", failed[0])
+        if len(done) < len(futures):
+            raise _Stopped(f"no result in {timeout:.0f} s")
+        return [f.result(0) for f in futures]
 
 
 def in_notebook_function(
@@ -149,38 +131,28 @@ def in_notebook_function(
         title=f"{name}() from module {getattr(func, '__module__', '?')!r} on a pool",
         params={"items": list(items), "workers": workers, "timeout": timeout},
     )
+    columns = ("API", "start method", "outcome", "results", "the real error", "seconds")
     try:
         pickle.dumps(func)
     except Exception as exc:  # what Pool.map would raise at once: PicklingError, AttributeError
-        result.rows.append(
-            {
-                "API": "any",
-                "start method": "any",
-                "outcome": "cannot be pickled: fails in this process, before any worker",
-                "results": None,
-                "the real error": f"{type(exc).__name__}: {exc}",
-                "seconds": 0.0,
-            }
-        )
+        outcome = "cannot be pickled: fails in this process, before any worker"
+        row = ("any", "any", outcome, None, _raised(exc), 0.0)
+        result.rows.append(dict(zip(columns, row, strict=True)))
         methods, apis = [], ()
     for api in apis:
         runner = _run_pool if api == "Pool" else _run_executor
         for method in methods:
             start = time.perf_counter()
             with tempfile.TemporaryDirectory(prefix="pool-stderr-") as folder:
-                outcome, value, error = runner(
-                    func, list(items), workers, method, Path(folder), timeout
-                )
-            result.rows.append(
-                {
-                    "API": api,
-                    "start method": method,
-                    "outcome": outcome,
-                    "results": value,
-                    "the real error": error,
-                    "seconds": time.perf_counter() - start,
-                }
-            )
+                try:
+                    value = runner(func, list(items), workers, method, folder, timeout)
+                    ran = ("worked", value, "")
+                except _Stopped as stop:  # the real error: the task's own, or a dead worker's
+                    outcome, *raised = stop.args
+                    error = _raised(raised[0]) if raised else _last_error_line(Path(folder))
+                    ran = (outcome, None, error)
+            row = (api, method, *ran, time.perf_counter() - start)
+            result.rows.append(dict(zip(columns, row, strict=True)))
     result.findings = _pitfall_findings(result, name)
     # A stopped pool's frames stay in a traceback cycle until the collector runs; under spawn
     # and forkserver they hold named semaphores (/dev/shm), which must go before we return.

@@ -100,12 +100,8 @@ class Explorer:
 
     def run(self) -> ExplorerRun:
         """Run once with the widgets' current settings and remember the result."""
-        run = explore_once(
-            self.workers.value,
-            self.chunksize.value,
-            self.workload.value,
-            start_method=self.start_method,
-        )
+        settings = (self.workers.value, self.chunksize.value, self.workload.value)
+        run = explore_once(*settings, start_method=self.start_method)
         self.history.append(run)
         return run
 
@@ -124,14 +120,9 @@ class Explorer:
                     print(f"Could not run: {exc}")
                     return
                 display(HTML(html_table([r.row() for r in self.history])))
-                display(
-                    plots.timeline(
-                        run.events,
-                        origin=run.origin,
-                        title=f"{run.workload}: {run.workers} workers, chunksize "
-                        f"{run.chunksize}, {run.wall * 1000:.0f} ms",
-                    )
-                )
+                settings = f"{run.workers} workers, chunksize {run.chunksize}"
+                title = f"{run.workload}: {settings}, {run.wall * 1000:.0f} ms"
+                display(plots.timeline(run.events, origin=run.origin, title=title))
         finally:
             self.button.disabled = False
 

@@ -11,6 +11,7 @@ import functools
 import os
 import statistics
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -56,37 +57,36 @@ class SpeedupResult(Result):
         s, n = self.serial_share or 0.0, min(workers, self.usable_cores)
         return 1 / (s + (1 - s) / n)
 
+    def cores_by_time(self) -> dict[float, float]:
+        """Sample time -> CPU, in cores, that the sweep's processes used (empty: not measured)."""
+        by_time: dict[float, float] = defaultdict(float)
+        for sample in self.measurement.samples if self.measurement is not None else []:
+            by_time[sample.t] += sample.cpu / 100
+        return by_time
+
+    def _parallel(self, workers: int) -> list[tuple[float, float]]:
+        """(start, end) of each all-parallel run on `workers`, perf_counter seconds."""
+        return [(a, b) for w, run, a, b in self.spans if w == workers and run == "all parallel"]
+
     def cores_used(self, workers: int) -> float | None:
         """Mean CPU, in cores, that the sweep's processes got while `workers` ran all-parallel."""
-        if self.measurement is None:
-            return None
-        by_time: dict[float, float] = {}
-        for sample in self.measurement.samples:
-            by_time[sample.t] = by_time.get(sample.t, 0.0) + sample.cpu / 100
-        inside = [
-            used
-            for t, used in by_time.items()
-            for w, variant, start, end in self.spans
-            if w == workers and variant == "all parallel" and start < t <= end
-        ]
+        spans = self._parallel(workers)
+        inside = [used for t, used in self.cores_by_time().items() for a, b in spans if a < t <= b]
         return statistics.mean(inside) if inside else None
 
     def cores_in_use(self, workers: int) -> float | None:
         """Median over rounds of the tasks' CPU seconds inside the span / the span's seconds.
 
-        From the workers' own task events (cpu.spin is recorded with its thread's CPU time),
-        taken at the same moment as the span: about 2 for 2 workers that really run in
-        parallel, about 1 when they take turns on one core. A VM whose CPU speed swings
-        from one second to the next moves the wall speed-up (1.2x to 1.9x here) but not
-        this. Trap: task durations alone would count two tasks sharing one core as 2.
-        None without task events. Lesson 01, section 5; the check judges it.
+        From the workers' own task events (cpu.spin records its thread's CPU time): about 2
+        for 2 workers that really run in parallel, about 1 when they take turns on one core.
+        A VM whose CPU speed swings moves the wall speed-up (1.2x to 1.9x here) but not this.
+        Trap: task durations alone would count two tasks sharing one core as 2. None without
+        task events. Lesson 01, section 5; the check judges it.
         """
         if self.measurement is None:
             return None
-        ratios = []
-        for w, variant, start, end in self.spans:
-            if w == workers and variant == "all parallel":
-                ratios.append(cpu_inside(self.measurement.tasks, "spin", start, end) / (end - start))
+        tasks = self.measurement.tasks
+        ratios = [cpu_inside(tasks, "spin", a, b) / (b - a) for a, b in self._parallel(workers)]
         return statistics.median(ratios) if ratios and any(ratios) else None
 
     def other_cores(self) -> float | None:
@@ -94,9 +94,7 @@ class SpeedupResult(Result):
         m = self.measurement
         if m is None or not m.core_load:
             return None
-        ours: dict[float, float] = {}
-        for sample in m.samples:
-            ours[sample.t] = ours.get(sample.t, 0.0) + sample.cpu / 100
+        ours = self.cores_by_time()
         allowed = _allowed_cores(len(m.core_load[0][1]))  # only the cores this program may use
         return statistics.mean(
             max(0.0, sum(loads[i] for i in allowed) / 100 - ours.get(t, 0.0))
@@ -107,11 +105,8 @@ class SpeedupResult(Result):
         """What else the machine was doing during the sweep, in a few words."""
         others = self.other_cores()
         if others is not None:
-            cores = self.usable_cores
-            return (
-                f"other programs used {others:.1f} of the {cores} usable "
-                f"core{'s' * (cores > 1)} on average"
-            )
+            cores = f"{self.usable_cores} usable core{'s' * (self.usable_cores > 1)}"
+            return f"other programs used {others:.1f} of the {cores} on average"
         try:
             load = os.getloadavg()[0]
         except (AttributeError, OSError):  # Windows has no load average
@@ -176,11 +171,9 @@ def speedup_sweep(
     Lesson 01, section 5. work: a function of the pool that does the CPU-bound work (by
     default map_spin over total_seconds of one core, split into tasks). serial_share: the
     share of the work that runs in this process first (Amdahl's law), or None to skip that
-    variant. All pools start (and their workers are ready) before the clock starts; rounds
-    alternate the order of the sizes (helpers.timing). measure_cpu: sample per-core CPU use.
+    variant. measure_cpu: sample per-core CPU use. One worker is every speed-up's baseline.
     """
-    counts = sorted({require_workers(w) for w in (worker_counts() if workers is None else workers)})
-    counts = sorted({1, *counts})  # one worker is the baseline of every speed-up
+    counts = sorted({1, *map(require_workers, worker_counts() if workers is None else workers)})
     require_positive(total_seconds, "total_seconds")
     require_workers(repeats, what="repeats")
     if serial_share is not None and not 0 < serial_share < 1:
@@ -248,12 +241,11 @@ def _speedup_findings(r: SpeedupResult) -> list[str]:
                 "no speed-up can show here. With 2 or more usable cores you should see close "
                 "to 2x; the reference results below were measured on such machines."
             )
-        elif s2 >= 1.6:
-            text += " With 2 or more usable cores at least 1.6x is expected: this run showed it."
         else:
-            text += (
-                " With 2 or more usable cores at least 1.6x is expected; this run fell short "
-                f"({r.busy_note()}). Run it again on a quieter machine."
+            text += " With 2 or more usable cores at least 1.6x is expected" + (
+                ": this run showed it."
+                if s2 >= 1.6
+                else f"; this run fell short ({r.busy_note()}). Run it again on a quieter machine."
             )
         used = r.cores_used(2)
         if used is not None and cores >= 2:

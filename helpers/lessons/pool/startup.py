@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from ...machine import default_start_method, require_workers, start_method, start_methods
+from ... import machine
 from ...results import Result
 from ...runner import progress
 from ...workloads import cpu
@@ -25,8 +25,8 @@ from .workers import DEFAULT_TIMEOUT, map_seconds, started_pool
 def forkserver_sentence(version: tuple[int, ...] | None = None) -> str:
     """What forkserver does with a script's main module on this Python, in one sentence.
 
-    The sentence and its version rule live once, in lesson 04's forkserver module, which
-    measures it (lesson 01, section 6 states it; lesson 04, section 5 measures it).
+    Lesson 01, section 6 states it; the sentence and its version rule live once, in lesson
+    04's forkserver module, whose section 5 measures it.
     """
     from ..memory.forkserver import version_sentence
 
@@ -71,13 +71,11 @@ def startup_cost(
     Measures the time from Pool() until every worker is ready, one round trip of a tiny task
     per worker, and close() + join().
     """
-    require_workers(workers)
-    require_workers(repeats, what="repeats")
-    available = start_methods()
-    chosen = available if methods is None else list(methods)
-    for method in chosen:
-        if method not in available:
-            raise ValueError(f"unknown start method {method!r}; available here: {available}")
+    machine.require_workers(workers)
+    machine.require_workers(repeats, what="repeats")
+    if methods is None:
+        methods = machine.start_methods()
+    chosen = [machine.validate_start_method(m) for m in methods]
     result = StartupResult(
         title=f"Starting a pool of {workers} workers, by start method",
         params={"workers": workers, "pools per method": repeats + 1},
@@ -86,10 +84,9 @@ def startup_cost(
         round_trip={m: [] for m in chosen},
         shutdown={m: [] for m in chosen},
     )
-    guess = {"fork": 0.05, "spawn": 0.5, "forkserver": 0.3}
-    plan = [chosen[r % len(chosen) :] + chosen[: r % len(chosen)] for r in range(repeats + 1)]
-    steps = [m for order in plan for m in order]
-    expected = sum(guess.get(m, 0.5) for m in steps)
+    # each round starts one method later than the one before: fork spawn, spawn fork, ...
+    steps = [chosen[(r + i) % len(chosen)] for r in range(repeats + 1) for i in range(len(chosen))]
+    expected = sum({"fork": 0.05, "spawn": 0.5, "forkserver": 0.3}.get(m, 0.5) for m in steps)
     result.forkserver_was_running = _forkserver_running()
     for method in progress(steps, desc="pools", expected_seconds=expected):
         with started_pool(workers, start_method=method, timeout=timeout) as started:
@@ -158,7 +155,7 @@ def _startup_findings(r: StartupResult) -> list[str]:
     findings.append(
         "Python 3.14 makes forkserver the default start method on Linux; this Python "
         f"({platform.python_version()}, {platform.system()}) defaults to "
-        f"{default_start_method()}, and the course uses {start_method()}."
+        f"{machine.default_start_method()}, and the course uses {machine.start_method()}."
     )
     if "forkserver" in r.methods:
         findings.append(forkserver_sentence())

@@ -73,11 +73,10 @@ def started_pool(
     with no_stray_processes():
         launched = time.perf_counter()
         with warnings.catch_warnings():
-            # The one place the lesson's experiments fork. From Python 3.12, fork in a process
-            # with threads warns (a Jupyter kernel always has some): a lock held by another
-            # thread stays locked in the child. These workers run only helpers.workloads
-            # functions, which take no lock the parent's threads hold, so the warning is
-            # expected here; section 2 shows it to the learner (fork_warning.py).
+            # From Python 3.12, fork in a process with threads (a Jupyter kernel has some)
+            # warns: a lock another thread holds stays locked in the child. These workers run
+            # only helpers.workloads functions, which take no such lock; section 2 shows the
+            # warning to the learner (fork_warning.py).
             warnings.filterwarnings("ignore", message=".*is multi-threaded, use of fork",
                                     category=DeprecationWarning)
             pool = ctx.Pool(workers, initializer=report_ready, initargs=(ready_queue,))
