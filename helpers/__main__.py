@@ -26,10 +26,7 @@ def _check(args) -> int:
 
     echo = None if args.json else print
     effects = run_checks(args.sections or None, quick=not args.full, echo=echo)
-    if args.json:
-        print(to_json(effects))
-    else:
-        print(verdict(effects))
+    print(to_json(effects) if args.json else verdict(effects))
     return 1 if any(e.holds is False for e in effects) else 0
 
 
@@ -37,7 +34,6 @@ def _run(args) -> int:
     from .course.registry import experiments, resolve
 
     EXPERIMENTS = experiments()
-
     if args.list or not args.name:
         width = max(map(len, EXPERIMENTS))
         for name, target in EXPERIMENTS.items():

@@ -1,8 +1,8 @@
 """The sampler process behind helpers.measure(): watches a process tree from outside.
 
-Run as ``python -m helpers._sampler ROOT_PID INTERVAL [--memory-profiler]``. It is a plain subprocess, not a
-multiprocessing child, so it works whatever the start method and whatever ``__main__`` is
-(a notebook, a script, code piped on standard input).
+Run as ``python -m helpers._sampler ROOT_PID INTERVAL [--memory-profiler]``. A plain
+subprocess, not a multiprocessing child, so it works whatever the start method and whatever
+``__main__`` is (a notebook, a script, code piped on standard input).
 
 Protocol, one JSON document per line on stdout:
     sampler -> caller   {"ready": true}                after the baseline sample
@@ -30,33 +30,20 @@ from helpers.machine import cgroup_memory_usage_file
 from helpers.processes import is_multiprocessing_helper
 
 
-def _role(proc: psutil.Process, root: int) -> str:
-    if proc.pid == root:
-        return "caller"
-    try:
-        name = proc.name()
-        cmdline = " ".join(proc.cmdline())
-    except psutil.Error:
-        return "worker"
-    if "redis-server" in name or "helpers.servers" in cmdline or "redis-server" in cmdline:
-        return "server"
-    if is_multiprocessing_helper(proc):
-        return "helper"
-    return "worker"
-
-
 def _describe(proc: psutil.Process, root: int) -> dict:
+    """Name, parent and command line, and the role: caller, server, helper or worker."""
     try:
         name, ppid = proc.name(), proc.ppid()
-        cmdline = " ".join(proc.cmdline())[:200]
+        cmdline = " ".join(proc.cmdline())
     except psutil.Error:
         name, ppid, cmdline = "?", None, ""
-    return {"role": _role(proc, root), "name": name, "ppid": ppid, "cmdline": cmdline}
-
-
-def _memory(proc: psutil.Process) -> tuple[int, int | None, int | None]:
-    """RSS, USS and PSS in bytes (helpers.footprint reads them)."""
-    return tuple(footprint(proc))
+    if proc.pid == root:
+        role = "caller"
+    elif "redis-server" in name or "helpers.servers" in cmdline or "redis-server" in cmdline:
+        role = "server"
+    else:
+        role = "helper" if is_multiprocessing_helper(proc) else "worker"
+    return {"role": role, "name": name, "ppid": ppid, "cmdline": cmdline[:200]}
 
 
 def _memory_profiler_reading(root: int) -> list | None:
@@ -90,12 +77,10 @@ class Sampler:
         psutil.cpu_percent(percpu=True)  # the first call returns a meaningless 0.0: prime it
 
     def _charged(self) -> int | None:
-        if self.charge_file is None:
-            return None
-        try:
-            return int(self.charge_file.read_text())
-        except (OSError, ValueError):
-            return None
+        if self.charge_file is not None:
+            with contextlib.suppress(OSError, ValueError):
+                return int(self.charge_file.read_text())
+        return None
 
     def _descendants(self, pid: int) -> list[int]:
         """Pids below pid, from Linux's per-thread children lists: no scan of every process."""
@@ -116,19 +101,14 @@ class Sampler:
                 stack += kids
         return found
 
-    @staticmethod
-    def _process(pid: int) -> psutil.Process | None:
-        try:
-            return psutil.Process(pid)
-        except psutil.Error:  # it ended since it was listed
-            return None
-
     def _tree(self) -> list[psutil.Process]:
         try:
             root = psutil.Process(self.root)
             if self.fast_children:
-                procs = [root, *(self._process(pid) for pid in self._descendants(self.root))]
-                procs = [p for p in procs if p is not None]
+                procs = [root]
+                for pid in self._descendants(self.root):
+                    with contextlib.suppress(psutil.Error):  # it ended since it was listed
+                        procs.append(psutil.Process(pid))
             else:
                 procs = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
@@ -155,11 +135,9 @@ class Sampler:
         for proc in self._tree():
             try:
                 with proc.oneshot():
-                    if (
-                        proc.status() == psutil.STATUS_ZOMBIE
-                    ):  # ended, not yet reaped: no memory left
+                    if proc.status() == psutil.STATUS_ZOMBIE:  # ended, not reaped: no memory
                         continue
-                    rss, uss, pss = _memory(proc)
+                    rss, uss, pss = footprint(proc)
                     cpu = proc.cpu_percent(None)
                     times = proc.cpu_times()
                 rows.append([proc.pid, rss, uss, pss, cpu, times.user + times.system])
@@ -168,22 +146,17 @@ class Sampler:
         available = psutil.virtual_memory().available
         charged = self._charged()
         cores = psutil.cpu_percent(percpu=True)
-        tick = [t, available, cores, rows, charged]
-        if self.memory_profiler:
-            tick.append(_memory_profiler_reading(self.root))
-        else:
-            tick.append(None)
-        self.ticks.append(tick)
+        mp_reading = _memory_profiler_reading(self.root) if self.memory_profiler else None
+        self.ticks.append([t, available, cores, rows, charged, mp_reading])
 
 
 def main(argv: list[str]) -> int:
     root, interval = int(argv[0]), float(argv[1])
     with_memory_profiler = "--memory-profiler" in argv[2:]
-    if hasattr(os, "SCHED_BATCH"):
-        # No wake-up preemption: on a busy core the sampler waits for the running task's
-        # time slice to end instead of interrupting it 20 times a second (Linux only).
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    # No wake-up preemption: on a busy core the sampler waits for the running task's
+    # time slice to end instead of interrupting it 20 times a second (Linux only).
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     with contextlib.suppress(AttributeError, OSError):
         os.nice(5)  # and a smaller share when the measured work wants the core too
     sampler = Sampler(root, memory_profiler=with_memory_profiler)
@@ -206,16 +179,8 @@ def main(argv: list[str]) -> int:
             break
     sampler.sample()  # the closing sample, just after the block
     cpu = psutil.Process().cpu_times()
-    print(
-        json.dumps(
-            {
-                "ticks": sampler.ticks,
-                "processes": sampler.processes,
-                "sampler_cpu": cpu.user + cpu.system,
-            }
-        ),
-        flush=True,
-    )
+    report = {"ticks": sampler.ticks, "processes": sampler.processes}
+    print(json.dumps({**report, "sampler_cpu": cpu.user + cpu.system}), flush=True)
     return 0
 
 

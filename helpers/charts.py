@@ -7,8 +7,8 @@ returns the matplotlib Figure. Times are shown in seconds from the start of the 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import matplotlib
@@ -38,10 +38,9 @@ _STYLE = {
 }
 
 
-@contextmanager
 def style():
-    with matplotlib.rc_context(_STYLE):
-        yield
+    """The course's chart style, for one ``with`` block (no global rcParams change)."""
+    return matplotlib.rc_context(_STYLE)
 
 
 def color(index: int) -> str:
@@ -53,8 +52,7 @@ def new_axes(ax: Axes | None, size=(9, 4)) -> tuple[Figure, Axes]:
 
     if ax is not None:
         return ax.figure, ax
-    fig, ax = plt.subplots(figsize=size, layout="constrained")
-    return fig, ax
+    return plt.subplots(figsize=size, layout="constrained")
 
 
 def close_if_inline(fig: Figure) -> None:
@@ -73,58 +71,33 @@ def timeline(
 ) -> Figure:
     """A Gantt chart: one row per process (and thread), one bar per task."""
     with style():
-        fig, ax = new_axes(
-            ax, size=(9, 0.5 + 0.45 * max(2, len({(t.pid, t.thread) for t in tasks})))
-        )
+        lanes = sorted({(t.pid, t.thread) for t in tasks})
+        fig, ax = new_axes(ax, size=(9, 0.5 + 0.45 * max(2, len(lanes))))
         if not tasks:
-            ax.text(
-                0.5,
-                0.5,
-                "no task events recorded",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-            )
+            empty = "no task events recorded"
+            ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
             ax.set_title(title)
             return fig
         t0 = min(t.start for t in tasks) if origin is None else origin
-        threads_per_pid: dict[int, set[str]] = {}
-        for t in tasks:
-            threads_per_pid.setdefault(t.pid, set()).add(t.thread)
-        multi_thread = any(len(v) > 1 for v in threads_per_pid.values())
-        lanes = sorted({(t.pid, t.thread) for t in tasks})
-        lane_index = {lane: i for i, lane in enumerate(lanes)}
+        multi_thread = len(lanes) > len({pid for pid, _ in lanes})
         names = sorted({t.task for t in tasks})
-        for name_index, name in enumerate(names):
-            spans = [t for t in tasks if t.task == name]
-            for lane in lanes:
-                bars = [
-                    (t.start - t0, max(t.duration, 1e-4))
-                    for t in spans
-                    if (t.pid, t.thread) == lane
-                ]
-                if bars:
-                    ax.broken_barh(
-                        bars,
-                        (lane_index[lane] - 0.4, 0.8),
-                        facecolors=color(name_index),
-                        edgecolor="white",
-                        linewidth=0.3,
-                    )
-        labels = [
-            f"pid {pid} / {thread}" if multi_thread else f"pid {pid}" for pid, thread in lanes
-        ]
+        spans = defaultdict(list)
+        for t in tasks:
+            spans[t.task, t.pid, t.thread].append((t.start - t0, max(t.duration, 1e-4)))
+        for (name, *lane), bars in sorted(spans.items()):
+            row, colour = lanes.index(tuple(lane)), color(names.index(name))
+            ax.broken_barh(
+                bars, (row - 0.4, 0.8), facecolors=colour, edgecolor="white", linewidth=0.3
+            )
+        labels = [f"pid {pid}" + (f" / {thread}" if multi_thread else "") for pid, thread in lanes]
         ax.set_yticks(range(len(lanes)), labels)
         ax.invert_yaxis()
         ax.set_xlabel("time since start (s)")
         ax.set_title(title)
         ax.grid(axis="y", visible=False)
         if len(names) > 1:
-            ax.legend(
-                handles=[Patch(color=color(i), label=n) for i, n in enumerate(names)],
-                loc="upper left",
-                bbox_to_anchor=(1.0, 1.0),
-            )
+            handles = [Patch(color=color(i), label=n) for i, n in enumerate(names)]
+            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         close_if_inline(fig)
         return fig
 
@@ -135,59 +108,44 @@ def core_load(m: Measurement, *, title: str = "CPU use per core", ax: Axes | Non
         fig, ax = new_axes(ax)
         if m.core_load:
             times = [t - m.start for t, _ in m.core_load]
-            per_core = list(zip(*(loads for _, loads in m.core_load), strict=True))
-            for i, loads in enumerate(per_core):
+            for i, loads in enumerate(zip(*(cores for _, cores in m.core_load), strict=True)):
                 ax.step(times, loads, where="pre", color=color(i), label=f"core {i}", linewidth=2)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.set_ylim(0, 105)
         ax.set_xlabel("time since start (s)")
         ax.set_ylabel("CPU use (%)")
         ax.set_title(title)
-        if m.core_load:
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
         close_if_inline(fig)
         return fig
 
 
-def _memory_layers(m: Measurement, times: list[float], pids: list[int]):
+def _memory_layers(m: Measurement, times: list[float], pids: list[int], with_shared: bool):
     """Per process, two rows over time in MiB: private (USS), then its share of shared pages."""
     import numpy as np
 
-    index = {t: i for i, t in enumerate(times)}
-    layers = []
-    for pid in pids:
-        private = np.zeros(len(times))
-        shared = np.zeros(len(times))
-        for s in m.samples:
-            if s.pid == pid:
-                private[index[s.t]] = (s.uss or 0) / MiB
-                if m.total_metric == "pss":
-                    shared[index[s.t]] = max(0, (s.pss or 0) - (s.uss or 0)) / MiB
-        layers += [private, shared]
+    column = {t: i for i, t in enumerate(times)}
+    row = {pid: 2 * n for n, pid in enumerate(pids)}
+    layers = np.zeros((2 * len(pids), len(times)))
+    for s in m.samples:
+        layers[row[s.pid], column[s.t]] = (s.uss or 0) / MiB
+        if with_shared:
+            layers[row[s.pid] + 1, column[s.t]] = max(0, (s.pss or 0) - (s.uss or 0)) / MiB
     return layers
 
 
-def _memory_legend(m: Measurement, pids: list[int], truth_line) -> list:
-    handles = [
-        Patch(color=color(n), label=f"{m.role(pid)} {pid}") for n, pid in enumerate(pids[:10])
-    ]
+def _memory_legend(m: Measurement, pids: list[int], truth_line, with_shared: bool) -> list:
+    handles = [Patch(color=color(n), label=f"{m.role(p)} {p}") for n, p in enumerate(pids[:10])]
     if len(pids) > 10:
         handles.append(Patch(color="white", label=f"... {len(pids) - 10} more"))
     private_label = "solid: private (USS)"
-    if m.total_metric == "pss":
-        handles.append(
-            Patch(
-                facecolor="white",
-                edgecolor="grey",
-                hatch="//",
-                label="hatched: share of shared pages (PSS - USS)",
-            )
-        )
+    if with_shared:
+        shared_label = "hatched: share of shared pages (PSS - USS)"
+        handles.append(Patch(facecolor="white", edgecolor="grey", hatch="//", label=shared_label))
     else:
         private_label += "; shared pages not shown (no PSS here)"
     handles.insert(0, Patch(color="grey", label=private_label))
     truth_line.set_label("ground truth: start + system drop")
-    handles.append(truth_line)
-    return handles
+    return [*handles, truth_line]
 
 
 def memory(m: Measurement, *, title: str = "Memory per process", ax: Axes | None = None) -> Figure:
@@ -208,21 +166,21 @@ def memory(m: Measurement, *, title: str = "Memory per process", ax: Axes | None
             ax.set_title(title)
             return fig
         pids = [p.pid for p in m.per_process()]
-        x = np.array(times) - m.start
+        with_shared = metric == "pss"
         colours = [color(n) for n in range(len(pids)) for _ in range(2)]
-        stacks = ax.stackplot(x, *_memory_layers(m, times, pids), colors=colours, alpha=0.85)
+        layers = _memory_layers(m, times, pids, with_shared)
+        stacks = ax.stackplot(np.array(times) - m.start, *layers, colors=colours, alpha=0.85)
         for poly in stacks[1::2]:  # the shared share of each process: hatched, lighter
             poly.set_alpha(0.35)
             poly.set_hatch("//")
         base_total = m.baseline(metric) / MiB
-        truth = [(t - m.start, base_total + drop / MiB) for t, drop in m.drops()]
-        (truth_line,) = ax.plot(
-            [t for t, _ in truth], [v for _, v in truth], color="black", linewidth=2.5
-        )
+        truth_x = [t - m.start for t, _ in m.drops()]
+        truth_y = [base_total + drop / MiB for _, drop in m.drops()]
+        (truth_line,) = ax.plot(truth_x, truth_y, color="black", linewidth=2.5)
         ax.set_xlabel("time since start (s)")
         ax.set_ylabel(f"memory (MiB, stacked {metric.upper()})")
         ax.set_title(title)
-        handles = _memory_legend(m, pids, truth_line)
+        handles = _memory_legend(m, pids, truth_line, with_shared)
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         close_if_inline(fig)
         return fig
@@ -244,12 +202,8 @@ def bars(
         positions = range(len(labels))
         drawn = ax.bar(positions, values, color=[color(i) for i in positions])
         ax.bar_label(drawn, fmt="%.3g", padding=2)
-        ax.set_xticks(
-            list(positions),
-            labels,
-            rotation=20 if max(map(len, labels), default=0) > 10 else 0,
-            ha="right" if max(map(len, labels), default=0) > 10 else "center",
-        )
+        rotation, ha = (20, "right") if max(map(len, labels), default=0) > 10 else (0, "center")
+        ax.set_xticks(positions, labels, rotation=rotation, ha=ha)
         if reference is not None:
             ax.axhline(reference, color="black", linestyle="--", label=reference_label)
             ax.legend()
@@ -274,27 +228,14 @@ def speedup(
     with style():
         fig, ax = new_axes(ax)
         ideal = [w if usable_cores is None else min(w, usable_cores) for w in workers]
-        ax.plot(
-            workers, list(workers), color="grey", linestyle=":", label="ideal: speed-up = workers"
-        )
+        ax.plot(workers, workers, color="grey", linestyle=":", label="ideal: speed-up = workers")
         if usable_cores is not None:
-            ax.plot(
-                workers,
-                ideal,
-                color="black",
-                linestyle="--",
-                label=f"ideal on {usable_cores} usable core{'' if usable_cores == 1 else 's'}",
-            )
+            cores = f"{usable_cores} usable core{'' if usable_cores == 1 else 's'}"
+            ax.plot(workers, ideal, color="black", linestyle="--", label=f"ideal on {cores}")
         if amdahl_serial is not None:
             s = amdahl_serial
-            curve = [1 / (s + (1 - s) / n) for n in ideal]
-            ax.plot(
-                workers,
-                curve,
-                color=color(1),
-                linestyle="-.",
-                label=f"Amdahl, serial share {s:.0%}",
-            )
+            curve, label = [1 / (s + (1 - s) / n) for n in ideal], f"Amdahl, serial share {s:.0%}"
+            ax.plot(workers, curve, color=color(1), linestyle="-.", label=label)
         ax.plot(workers, speedups, marker="o", color=color(0), linewidth=2.5, label=label)
         ax.set_xlabel("workers")
         ax.set_ylabel("speed-up (× one worker)")
@@ -311,9 +252,8 @@ def measurement_overview(m: Measurement, *, title: str = "What the block did") -
 
     with style():
         rows = 3 if m.tasks else 2
-        fig, axes = plt.subplots(
-            rows, 1, figsize=(10, 3.2 * rows), layout="constrained", sharex=True
-        )
+        size = (10, 3.2 * rows)
+        fig, axes = plt.subplots(rows, 1, figsize=size, layout="constrained", sharex=True)
         memory(m, ax=axes[0])
         core_load(m, ax=axes[1])
         if m.tasks:

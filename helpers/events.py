@@ -3,9 +3,8 @@
 Introduced in 01_process_pool.ipynb (the timeline charts). A workload decorated with
 ``@recorded`` (or a block inside ``with task("name"):``) writes one line per task to a
 folder that ``helpers.measure()`` opens for its block. Workers find that folder by walking
-up their parent processes, so events arrive under fork, spawn and forkserver alike (a
-forkserver's children do not inherit the caller's environment, but they are its
-descendants). Outside a measurement, recording costs one directory lookup and writes nothing.
+up their parent processes, not the environment, so events arrive under forkserver too.
+Outside a measurement, recording costs one directory lookup and writes nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from typing import TypeVar
 import psutil
 
 F = TypeVar("F", bound=Callable)
-_PREFIX = "helpers-events-"
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class TaskEvent:
 def _registry() -> str:
     """One folder per user that holds a sub-folder per active measurement, named by its pid."""
     user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
-    return os.path.join(tempfile.gettempdir(), f"{_PREFIX}{user}")
+    return os.path.join(tempfile.gettempdir(), f"helpers-events-{user}")
 
 
 def events_dir_for(pid: int) -> Path:
@@ -88,13 +86,8 @@ def _active_dir() -> Path | None:
         return None
     state = (os.getpid(), st.st_mtime_ns, st.st_nlink, st.st_ino)
     if _found is None or _found[0] != state:
-        folder = None
-        for pid in _this_process_and_ancestors():
-            candidate = os.path.join(registry, str(pid))
-            if os.path.isdir(candidate):
-                folder = candidate
-                break
-        _found = (state, folder)
+        candidates = (os.path.join(registry, str(pid)) for pid in _this_process_and_ancestors())
+        _found = (state, next((c for c in candidates if os.path.isdir(c)), None))
     return None if _found[1] is None else Path(_found[1])
 
 
@@ -111,8 +104,9 @@ def emit(event: TaskEvent) -> None:
             os.close(opened[1])
             opened = None
         if opened is None:
+            path = folder / f"{os.getpid()}.jsonl"
             try:
-                fd = os.open(folder / f"{os.getpid()}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             except OSError:  # the measurement ended between the lookup and the open
                 return
             opened = _open_files[folder] = (state, fd)
@@ -157,11 +151,10 @@ def read_events(folder: Path) -> list[TaskEvent]:
     events = []
     for path in folder.glob("*.jsonl"):
         for line in path.read_text().splitlines():
-            if line.strip():
-                try:
-                    events.append(TaskEvent(**json.loads(line)))
-                except (ValueError, TypeError):
-                    continue  # a line cut short by a worker killed mid-write
+            try:
+                events.append(TaskEvent(**json.loads(line)))
+            except (ValueError, TypeError):
+                continue  # an empty line, or one cut short by a worker killed mid-write
     return sorted(events, key=lambda e: e.start)
 
 
@@ -172,9 +165,8 @@ def cpu_inside(events: list[TaskEvent], name: str, start: float, end: float) -> 
     (end - start), this is the cores the tasks kept busy: unlike their durations, their CPU
     time does not count two tasks taking turns on one core as two cores. Lesson 01, section 5.
     """
-    total = 0.0
-    for e in events:
-        if e.task == name and e.end > start and e.start < end and e.duration > 0:
-            inside = min(e.end, end) - max(e.start, start)
-            total += e.cpu * inside / e.duration
-    return total
+    return sum(
+        e.cpu * (min(e.end, end) - max(e.start, start)) / e.duration
+        for e in events
+        if e.task == name and e.end > start and e.start < end and e.duration > 0
+    )

@@ -39,23 +39,20 @@ def footprint(proc: psutil.Process | None = None) -> Footprint:
         info = read()
     except psutil.AccessDenied:
         return Footprint(proc.memory_info().rss, None, None)
-    rss = getattr(info, "rss", None)
-    if rss is None:  # psutil 8's footprint holds no RSS
-        rss = proc.memory_info().rss
+    rss = getattr(info, "rss", None)  # psutil 8's footprint holds no RSS
+    rss = proc.memory_info().rss if rss is None else rss
     return Footprint(rss, getattr(info, "uss", None), getattr(info, "pss", None))
 
 
 def trim_heap() -> bool:
     """Hand memory this process freed back to the system (glibc's malloc_trim); True if done.
 
-    Why: glibc keeps freed memory for reuse, and after a large block is freed it raises its
-    mmap threshold, so the next large list can land in pages the process already holds. A
-    measurement that starts then sees no growth for data that is really there. measure()
-    calls this before its baseline (Lesson 00, section 2). Elsewhere (macOS, Windows, musl)
-    it does nothing and returns False.
+    Why: glibc keeps freed memory for reuse (and raises its mmap threshold after a large
+    free), so new data can land in pages the process already holds and show no growth.
+    measure() calls this before its baseline (Lesson 00, section 2). Elsewhere (macOS,
+    Windows, musl) it does nothing and returns False.
     """
-    import ctypes
-    import ctypes.util
+    import ctypes.util  # binds ctypes too
     import sys
 
     if not sys.platform.startswith("linux"):

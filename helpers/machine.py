@@ -6,6 +6,7 @@ Everything is read from the machine itself (affinity, cgroup files, psutil), nev
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 import multiprocessing
@@ -49,40 +50,25 @@ def _own_cgroup_paths() -> dict[str, str]:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
         return paths
-    for line in lines:
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        _, controllers, path = parts
-        for controller in controllers.split(",") if controllers else [""]:
+    for _, controllers, path in (line.split(":", 2) for line in lines if line.count(":") >= 2):
+        for controller in controllers.split(","):  # "" (cgroup v2) splits into [""]
             paths[controller] = path
     return paths
 
 
 def _cgroup_files(controller: str, name: str) -> list[Path]:
     """Candidate files for a cgroup setting, own cgroup first, then the mount's root."""
-    own = _own_cgroup_paths()
-    candidates = []
-    if controller == "":  # cgroup v2, or its "unified" mount beside v1 controllers
-        bases = [_CGROUP_ROOT, _CGROUP_ROOT / "unified"]
-    elif controller == "cpu":
-        bases = [_CGROUP_ROOT / "cpu", _CGROUP_ROOT / "cpu,cpuacct"]
-    else:
-        bases = [_CGROUP_ROOT / controller]
-    for base in bases:
-        relative = own.get(controller, "").lstrip("/")
-        if relative:
-            candidates.append(base / relative / name)
-        candidates.append(base / name)
-    return [path for path in candidates if path.is_file()]
+    relative = _own_cgroup_paths().get(controller, "").lstrip("/")
+    # "": cgroup v2, or its "unified" mount beside v1 controllers; v1's cpu may be cpu,cpuacct
+    mounts = {"": ["", "unified"], "cpu": ["cpu", "cpu,cpuacct"]}.get(controller, [controller])
+    paths = [_CGROUP_ROOT / mount / part / name for mount in mounts for part in (relative, "")]
+    return [path for path in paths if path.is_file()]
 
 
 def _read_first(paths: list[Path]) -> str | None:
     for path in paths:
-        try:
+        with contextlib.suppress(OSError):
             return path.read_text().strip()
-        except OSError:
-            continue
     return None
 
 
@@ -91,9 +77,7 @@ def cgroup_cpu_quota() -> float | None:
     text = _read_first(_cgroup_files("", "cpu.max"))
     if text:
         quota, _, period = text.partition(" ")
-        if quota != "max" and period:
-            return int(quota) / int(period)
-        return None
+        return int(quota) / int(period) if quota != "max" and period else None
     quota_text = _read_first(_cgroup_files("cpu", "cpu.cfs_quota_us"))
     period_text = _read_first(_cgroup_files("cpu", "cpu.cfs_period_us"))
     if quota_text and period_text and int(quota_text) > 0:
@@ -103,11 +87,9 @@ def cgroup_cpu_quota() -> float | None:
 
 def usable_cores() -> int:
     """Whole cores a parallel program can really use: affinity, capped by a cgroup quota."""
-    cores = _affinity_cores()
     quota = cgroup_cpu_quota()
-    if quota is not None:
-        cores = min(cores, max(1, math.floor(quota)))
-    return max(1, cores)
+    cores = _affinity_cores()
+    return max(1, cores if quota is None else min(cores, math.floor(quota)))
 
 
 # -- memory ------------------------------------------------------------------------------
@@ -117,46 +99,29 @@ def memory_limit_bytes() -> int | None:
     """The container's memory limit in bytes (cgroup v2 memory.max or v1), None if none."""
     for controller, name in (("", "memory.max"), ("memory", "memory.limit_in_bytes")):
         text = _read_first(_cgroup_files(controller, name))
-        if text is None:
-            continue
-        if text == "max" or int(text) >= _NO_LIMIT:
-            return None
-        return int(text)
+        if text is not None:
+            return None if text == "max" or int(text) >= _NO_LIMIT else int(text)
     return None
 
 
 def cgroup_memory_usage_file() -> Path | None:
     """The file holding the memory charged to this process's cgroup (v2 or v1), if readable."""
-    for controller, name in (("", "memory.current"), ("memory", "memory.usage_in_bytes")):
-        files = _cgroup_files(controller, name)
-        if files:
-            return files[0]
-    return None
-
-
-def cgroup_memory_usage_bytes() -> int | None:
-    """Memory charged to this process's cgroup now, in bytes (None where not readable).
-
-    The kernel charges each page to a cgroup when it is allocated and uncharges it when it
-    is freed, so this follows allocations exactly, unlike the system's free-memory count,
-    which misses pages that cycle through per-CPU free lists.
-    """
-    path = cgroup_memory_usage_file()
-    text = _read_first([path]) if path else None
-    return None if text is None else int(text)
+    files = _cgroup_files("", "memory.current") + _cgroup_files("memory", "memory.usage_in_bytes")
+    return files[0] if files else None
 
 
 def memory_available_bytes() -> int:
-    """Memory a new allocation can take, in bytes: the system's, or less under a container limit."""
+    """Memory a new allocation can take, in bytes: the system's, or less under a container limit.
+
+    Under a limit, what the cgroup is charged now counts as used (it follows allocations exactly).
+    """
     available = psutil.virtual_memory().available
     limit = memory_limit_bytes()
-    if limit is not None:
-        used = cgroup_memory_usage_bytes()
-        if used is not None:
-            available = min(available, max(0, limit - used))
-        else:
-            available = min(available, limit)
-    return available
+    if limit is None:
+        return available
+    path = cgroup_memory_usage_file()
+    used = _read_first([path]) if path else None
+    return min(available, limit if used is None else max(0, limit - int(used)))
 
 
 def memory_budget_bytes() -> int:
@@ -201,23 +166,18 @@ def start_method() -> str:
     An unknown value, or one this platform lacks, raises ValueError naming the allowed values.
     """
     wanted = os.environ.get(START_METHOD_VARIABLE, "").strip()
-    if not wanted:
-        return default_start_method()
-    return validate_start_method(wanted, source=f"${START_METHOD_VARIABLE}")
+    source = f"${START_METHOD_VARIABLE}"
+    return validate_start_method(wanted, source=source) if wanted else default_start_method()
 
 
 def validate_start_method(name: str, *, source: str = "start method") -> str:
     """Return name if this platform offers it; raise ValueError naming the allowed ones if not."""
     available = start_methods()
     if name not in available:
-        known = (
-            ""
-            if name in KNOWN_START_METHODS
-            else f" (known methods: {', '.join(KNOWN_START_METHODS)})"
-        )
+        known = f" (known methods: {', '.join(KNOWN_START_METHODS)})"
         raise ValueError(
             f"{source}={name!r} is not available here; this platform allows "
-            f"{', '.join(available)}{known}"
+            f"{', '.join(available)}{'' if name in KNOWN_START_METHODS else known}"
         )
     return name
 
@@ -226,6 +186,14 @@ def mp_context(method: str | None = None) -> multiprocessing.context.BaseContext
     """A multiprocessing context with an explicit start method (default: start_method())."""
     chosen = start_method() if method is None else validate_start_method(method)
     return multiprocessing.get_context(chosen)
+
+
+def require_seconds(value: object, *, what: str, low: float, high: float = math.inf) -> float:
+    """Return value as a float if it is a number of seconds from low to high; else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        span = f"of at least {low:g}" if high == math.inf else f"from {low:g} to {high:g}"
+        raise ValueError(f"{what} must be a number of seconds {span}, got {value!r}")
+    return float(value)
 
 
 def require_workers(workers: object, *, what: str = "workers") -> int:
@@ -282,21 +250,17 @@ class Fingerprint:
 
     def consequences(self) -> list[str]:
         """What these facts mean for the lessons, in plain sentences."""
-        notes = []
-        if self.usable_cores < 2:
+        cores = self.usable_cores
+        notes = [
+            f"{cores} usable core: parallel speed-ups cannot show here; "
+            "the lessons show reference results instead."
+            if cores < 2
+            else f"{cores} usable cores: process pools can run up to {cores} CPU-bound tasks "
+            f"at once, so speed-ups up to {cores}x are possible."
+        ]
+        if self.logical_cores > cores:
             notes.append(
-                f"{self.usable_cores} usable core: parallel speed-ups cannot show here; "
-                "the lessons show reference results instead."
-            )
-        else:
-            notes.append(
-                f"{self.usable_cores} usable cores: process pools can run up to "
-                f"{self.usable_cores} CPU-bound tasks at once, so speed-ups up to "
-                f"{self.usable_cores}x are possible."
-            )
-        if self.logical_cores > self.usable_cores:
-            notes.append(
-                f"This process may use {self.usable_cores} of the {self.logical_cores} logical "
+                f"This process may use {cores} of the {self.logical_cores} logical "
                 "cores (CPU affinity or a container quota): os.cpu_count() overstates it."
             )
         if self.memory_limit_bytes is not None:
@@ -318,10 +282,11 @@ class Fingerprint:
                 f"Start method {self.start_method}: workers start a fresh interpreter and "
                 "rebuild module globals, so copy-on-write sharing of parent data does not apply."
             )
-        if not self.gil_enabled:
-            notes.append("The GIL is disabled (free-threaded build): CPU-bound threads can scale.")
-        else:
-            notes.append("The GIL is enabled: CPU-bound Python threads take turns on one core.")
+        notes.append(
+            "The GIL is enabled: CPU-bound Python threads take turns on one core."
+            if self.gil_enabled
+            else "The GIL is disabled (free-threaded build): CPU-bound threads can scale."
+        )
         return notes
 
     def _repr_html_(self) -> str:
@@ -341,22 +306,18 @@ class Fingerprint:
 
 
 def _human(key: str, value: object) -> str:
-    if key.endswith("_bytes") and isinstance(value, int):
-        return f"{value / 2**30:.2f} GiB"
-    if key.endswith("_bytes") and value is None:
-        return "none"
+    if key.endswith("_bytes"):
+        return "none" if value is None else f"{value / 2**30:.2f} GiB"
     if isinstance(value, list):
         return ", ".join(map(str, value))
     return str(value)
 
 
 def _cpu_name() -> str:
-    try:
+    with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine()
 
 
@@ -391,9 +352,6 @@ def small_machine() -> bool:
     The one switch notebooks read (``SMALL = helpers.machine.small_machine()``) to size
     their experiments for Binder-like machines.
     """
+    answers = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
     flag = os.environ.get(SMALL_VARIABLE, "").strip().lower()
-    if flag in ("1", "true", "yes"):
-        return True
-    if flag in ("0", "false", "no"):
-        return False
-    return memory_budget_bytes() < SMALL_BUDGET_BYTES
+    return answers[flag] if flag in answers else memory_budget_bytes() < SMALL_BUDGET_BYTES

@@ -13,11 +13,12 @@ private_bytes() falls back to psutil's USS, and unavailable_reason() says why.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,24 +84,13 @@ class PageCounts:
         return getattr(self, part) // PAGE_SIZE
 
 
-_FIELDS = {
-    "Rss": "rss",
-    "Pss": "pss",
-    "Shared_Clean": "shared_clean",
-    "Shared_Dirty": "shared_dirty",
-    "Private_Clean": "private_clean",
-    "Private_Dirty": "private_dirty",
-    "Anonymous": "anonymous",
-}
-
-
 def _parse_smaps(text: str) -> PageCounts:
     """Sum the kB fields we need over every mapping (smaps) or the one rollup line set."""
-    totals = dict.fromkeys(_FIELDS.values(), 0)
+    totals = {f.name: 0 for f in fields(PageCounts)}
     for line in text.splitlines():
         key, _, rest = line.partition(":")
-        name = _FIELDS.get(key)
-        if name is not None and rest.strip().endswith("kB"):
+        name = key.lower()  # each field is its smaps key in lower case: Shared_Clean, Rss
+        if name in totals and rest.strip().endswith("kB"):
             totals[name] += int(rest.split()[0]) * 1024
     return PageCounts(**totals)
 
@@ -108,14 +98,12 @@ def _parse_smaps(text: str) -> PageCounts:
 def rollup(pid: int | None = None) -> PageCounts | None:
     """A process's (default: this one's) private and shared memory now; None where unavailable.
 
-    Reads /proc/PID/smaps_rollup (Linux 4.14+), or adds up /proc/PID/smaps on older kernels.
-    Returns None on macOS and Windows, or when the process is gone or not ours.
+    Reads /proc/PID/smaps_rollup (Linux 4.14+), or adds up /proc/PID/smaps on older kernels;
+    None also when the process is gone or not ours.
     """
     for name in ("smaps_rollup", "smaps"):
-        try:
+        with contextlib.suppress(OSError):
             return _parse_smaps(_proc_file(pid, name).read_text())
-        except OSError:
-            continue
     return None
 
 
@@ -124,8 +112,7 @@ def private_bytes(pid: int | None = None) -> int | None:
 
     Linux: from smaps_rollup, a millisecond's read. macOS and Windows: psutil's USS.
     """
-    counts = rollup(pid)
-    if counts is not None:
+    if (counts := rollup(pid)) is not None:
         return counts.private
     try:
         return footprint(psutil.Process(pid)).uss
@@ -144,24 +131,10 @@ def object_pages(objects: Sequence[object], size: int | None = None) -> np.ndarr
 
     starts = np.fromiter(map(id, objects), dtype=np.int64, count=len(objects))
     if size is None:
-        sizes = np.fromiter(map(sys.getsizeof, objects), dtype=np.int64, count=len(objects))
-    else:
-        sizes = np.full(len(objects), size, dtype=np.int64)
-    found = np.concatenate((starts // PAGE_SIZE, (starts + sizes - 1) // PAGE_SIZE))
+        size = np.fromiter(map(sys.getsizeof, objects), dtype=np.int64, count=len(objects))
+    found = np.concatenate((starts // PAGE_SIZE, (starts + size - 1) // PAGE_SIZE))
     # neighbours in a list mostly share a page: drop repeats before sorting what is left
-    repeats = np.zeros(len(found), dtype=bool)
-    repeats[1:] = found[1:] == found[:-1]
-    return np.unique(found[~repeats])
-
-
-def _runs(pages: np.ndarray) -> list[tuple[int, int]]:
-    """Split sorted page numbers into (index of first, count) runs of consecutive pages."""
-    import numpy as np
-
-    breaks = np.flatnonzero(np.diff(pages) != 1) + 1
-    starts = np.concatenate(([0], breaks))
-    ends = np.concatenate((breaks, [len(pages)]))
-    return list(zip(starts.tolist(), (ends - starts).tolist(), strict=True))
+    return np.unique(found[np.diff(found, prepend=-1) != 0])
 
 
 def exclusive_pages(pages: np.ndarray, pid: int | None = None) -> np.ndarray | None:
@@ -183,14 +156,15 @@ def exclusive_pages(pages: np.ndarray, pid: int | None = None) -> np.ndarray | N
         fd = os.open(_proc_file(pid, "pagemap"), os.O_RDONLY)
     except OSError:
         return None
+    both = np.uint64(1 << _PRESENT_BIT | 1 << _EXCLUSIVE_BIT)
+    first = 0
     try:
-        for first, count in _runs(pages):
+        for run in np.split(pages, np.flatnonzero(np.diff(pages) != 1) + 1):  # consecutive pages
             # one 8-byte entry per page, at offset page_number * 8
-            raw = os.pread(fd, 8 * count, int(pages[first]) * 8)
+            raw = os.pread(fd, 8 * len(run), int(run[0]) * 8)
             entries = np.frombuffer(raw, dtype=np.uint64)
-            present = (entries >> np.uint64(_PRESENT_BIT)) & np.uint64(1)
-            alone = (entries >> np.uint64(_EXCLUSIVE_BIT)) & np.uint64(1)
-            flags[first : first + len(entries)] = (present & alone).astype(bool)
+            flags[first : first + len(entries)] = (entries & both) == both  # present and alone
+            first += len(run)
     except OSError:
         return None
     finally:

@@ -33,6 +33,7 @@ import psutil
 from . import events
 from .events import TaskEvent
 from .footprint import trim_heap
+from .machine import require_seconds
 from .processes import helpers_env
 from .units import MiB
 
@@ -85,20 +86,17 @@ class MemoryProfilerView:
     @property
     def include_children_growth(self) -> int:
         """Peak minus the first reading: what a learner reads as "the block used this much"."""
-        return self.include_children_peak - (
-            self.include_children[0] if self.include_children else 0
-        )
+        return self.include_children_peak - next(iter(self.include_children), 0)
 
     @classmethod
     def from_readings(cls, readings: list[tuple[float, list]]) -> MemoryProfilerView:
-        mib = MiB
         per_process: dict[int, int] = {}
         for _, (_, children) in readings:
             for pid, value in children.items():
-                per_process[int(pid)] = max(per_process.get(int(pid), 0), int(value * mib))
+                per_process[int(pid)] = max(per_process.get(int(pid), 0), int(value * MiB))
         return cls(
             times=[t for t, _ in readings],
-            include_children=[int(total * mib) for _, (total, _) in readings],
+            include_children=[int(total * MiB) for _, (total, _) in readings],
             per_process=per_process,
         )
 
@@ -141,9 +139,8 @@ class Measurement:
         The caller's own time is exact; other processes' are sampled, so one that ended
         between two samples misses at most one interval of CPU.
         """
-        return self.caller_cpu + sum(
-            cpu for pid, cpu in self._cpu_by_pid.items() if self.role(pid) != "caller"
-        )
+        others = (cpu for pid, cpu in self._cpu_by_pid.items() if self.role(pid) != "caller")
+        return self.caller_cpu + sum(others)
 
     def role(self, pid: int) -> str:
         return self.processes.get(pid, {}).get("role", "worker")
@@ -171,8 +168,7 @@ class Measurement:
 
     def baseline(self, metric: str = "pss") -> int:
         """The metric summed over the tree just before the block, in bytes."""
-        totals = self.totals(metric)
-        return totals[0][1] if totals else 0
+        return next(iter(self.totals(metric)), (None, 0))[1]
 
     def growth(self, metric: str = "pss") -> int:
         """How far the tree's total grew during the block: peak minus baseline, in bytes."""
@@ -200,8 +196,7 @@ class Measurement:
     def system_drop(self) -> int:
         """The ground truth: the most memory the system lost during the block, in bytes.
 
-        Measured against the sample just before the block (see drops() for the source).
-        The tree's PSS growth is compared with it; other programs' allocations disturb it.
+        See drops(). The tree's PSS growth is compared with it; other programs disturb it.
         """
         return max((drop for _, drop in self.drops()), default=0)
 
@@ -209,27 +204,16 @@ class Measurement:
         """Each process's peaks and role, caller first."""
         peaks: dict[int, dict[str, int | None]] = {}
         for s in self.samples:
-            p = peaks.setdefault(s.pid, {"rss": 0, "uss": None, "pss": None})
-            p["rss"] = max(p["rss"], s.rss)
-            for metric in ("uss", "pss"):
-                value = getattr(s, metric)
-                if value is not None:
+            p = peaks.setdefault(s.pid, dict.fromkeys(METRICS))
+            for metric in METRICS:
+                if (value := getattr(s, metric)) is not None:
                     p[metric] = max(p[metric] or 0, value)
         order = {"caller": 0, "worker": 1, "server": 2, "helper": 3}
-        rows = [
-            ProcessSummary(
-                pid=pid,
-                role=self.role(pid),
-                name=self.processes.get(pid, {}).get("name", "?"),
-                peak_rss=p["rss"],
-                peak_uss=p["uss"],
-                peak_pss=p["pss"],
-                cpu_time=self.caller_cpu
-                if self.role(pid) == "caller"
-                else self._cpu_by_pid.get(pid, 0.0),
-            )
-            for pid, p in peaks.items()
-        ]
+        rows = []
+        for pid, p in peaks.items():
+            role, name = self.role(pid), self.processes.get(pid, {}).get("name", "?")
+            cpu = self.caller_cpu if role == "caller" else self._cpu_by_pid.get(pid, 0.0)
+            rows.append(ProcessSummary(pid, role, name, p["rss"], p["uss"], p["pss"], cpu))
         return sorted(rows, key=lambda r: (order.get(r.role, 9), r.pid))
 
     @property
@@ -245,30 +229,26 @@ class Measurement:
 
     def summary(self) -> dict[str, float]:
         """Headline figures: seconds, CPU seconds, and MiB."""
-        mib = MiB
         out = {
             "wall_s": self.wall,
             "cpu_s": self.cpu_time,
             "processes": len(self.per_process()),
-            "peak_rss_total_MiB": self.peak("rss") / mib,
-            "peak_uss_total_MiB": self.peak("uss") / mib,
-            "system_drop_MiB": self.system_drop / mib,
+            "peak_rss_total_MiB": self.peak("rss") / MiB,
+            "peak_uss_total_MiB": self.peak("uss") / MiB,
+            "system_drop_MiB": self.system_drop / MiB,
             "tasks": len(self.tasks),
         }
         if self.pss_available:
-            out["peak_pss_total_MiB"] = self.peak("pss") / mib
+            out["peak_pss_total_MiB"] = self.peak("pss") / MiB
         return out
 
     def _repr_html_(self) -> str:
-        mib = MiB
-
         def cell(v):
-            return "n/a" if v is None else f"{v / mib:.1f}"
+            return "n/a" if v is None else f"{v / MiB:.1f}"
 
         head = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{v:.3f}</td></tr>"
-            if isinstance(v, float)
-            else f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{v}</td></tr>"
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td>{f'{v:.3f}' if isinstance(v, float) else v}</td></tr>"
             for k, v in self.summary().items()
         )
         rows = "".join(
@@ -285,18 +265,12 @@ class Measurement:
 
     def plot(self, title: str = "What the block did"):
         """Memory per process, per-core CPU, and the task timeline when there are tasks."""
-        from . import charts as plots
+        from .charts import measurement_overview
 
-        return plots.measurement_overview(self, title=title)
+        return measurement_overview(self, title=title)
 
 
 # -- taking a measurement ----------------------------------------------------------------
-
-
-def _sampler_command(interval: float, memory_profiler: bool) -> list[str]:
-    command = [sys.executable, "-m", "helpers._sampler", str(os.getpid()), repr(interval)]
-    return command + ["--memory-profiler"] if memory_profiler else command
-
 
 
 def _own_cpu() -> float:
@@ -310,8 +284,9 @@ _active: Measurement | None = None
 @contextmanager
 def sampler_process(interval: float, memory_profiler: bool = False) -> Iterator[subprocess.Popen]:
     """Start the sampler on this process's tree, wait for its baseline, and always end it."""
+    command = [sys.executable, "-m", "helpers._sampler", str(os.getpid()), repr(float(interval))]
     sampler = subprocess.Popen(
-        _sampler_command(float(interval), memory_profiler),
+        [*command, "--memory-profiler"] if memory_profiler else command,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -326,8 +301,7 @@ def sampler_process(interval: float, memory_profiler: bool = False) -> Iterator[
             sampler.kill()
             sampler.wait()
         for stream in (sampler.stdin, sampler.stdout, sampler.stderr):
-            if stream is not None and not stream.closed:
-                stream.close()
+            stream.close()  # all three are pipes; closing one communicate() closed does nothing
 
 
 @contextmanager
@@ -340,14 +314,7 @@ def measure(interval: float = 0.05, *, memory_profiler: bool = False) -> Iterato
     memory_profiler: also record what memory_profiler reports at each sample (m.memory_profiler).
     """
     global _active
-    if (
-        not isinstance(interval, (int, float))
-        or isinstance(interval, bool)
-        or interval < MIN_INTERVAL
-    ):
-        raise ValueError(
-            f"interval must be a number of seconds of at least {MIN_INTERVAL}, got {interval!r}"
-        )
+    require_seconds(interval, what="interval", low=MIN_INTERVAL)
     if _active is not None:
         raise RuntimeError("measure() blocks do not nest: end the outer one first")
     folder = events.events_dir_for(os.getpid())
@@ -359,8 +326,7 @@ def measure(interval: float = 0.05, *, memory_profiler: bool = False) -> Iterato
         except FileNotFoundError:
             if attempt == 2:
                 raise
-    m = Measurement(interval=float(interval), start=0.0)
-    _active = m
+    m = _active = Measurement(interval=float(interval), start=0.0)
     trim_heap()  # freed memory goes back first, so growth counts only what the block adds
     try:
         with sampler_process(interval, memory_profiler) as sampler:
@@ -404,24 +370,18 @@ def _stop(sampler: subprocess.Popen) -> dict:
 
 
 def _fill(m: Measurement, report: dict) -> None:
+    ticks = report["ticks"]  # [t, available, cores, rows, charged, memory_profiler reading]
     m.processes = {int(pid): info for pid, info in report["processes"].items()}
     m.sampler_cpu = report["sampler_cpu"]
-    first_cpu: dict[int, float] = {}
-    last_cpu: dict[int, float] = {}
-    mp_readings = []
-    for index, (t, available, cores, rows, charged, memory_profiler) in enumerate(report["ticks"]):
-        if memory_profiler is not None:
-            mp_readings.append((t, memory_profiler))
-        if charged is not None:
-            m.charged.append((t, charged))
-        m.available.append((t, available))
-        if index > 0:  # per-core load is meaningless until the second reading
-            m.core_load.append((t, cores))
-        for pid, rss, uss, pss, cpu, cpu_total in rows:
-            m.samples.append(Sample(t, pid, rss, uss, pss, cpu))
-            # processes already running at the baseline count from there, new ones from zero
-            first_cpu.setdefault(pid, cpu_total if index == 0 else 0.0)
-            last_cpu[pid] = cpu_total
-    m._cpu_by_pid = {pid: last_cpu[pid] - first_cpu[pid] for pid in last_cpu}
+    m.available = [(t, available) for t, available, *_ in ticks]
+    m.charged = [(t, charged) for t, _, _, _, charged, _ in ticks if charged is not None]
+    m.core_load = [(t, cores) for t, _, cores, *_ in ticks[1:]]  # meaningless at the first tick
+    # each row: pid, rss, uss, pss, cpu (percent), cpu_total (seconds since the process started)
+    m.samples = [Sample(t, *row[:5]) for t, _, _, rows, *_ in ticks for row in rows]
+    # processes already running at the baseline count from there, new ones from zero
+    first_cpu = {pid: cpu_total for pid, *_, cpu_total in ticks[0][3]} if ticks else {}
+    last_cpu = {pid: cpu_total for _, _, _, rows, *_ in ticks for pid, *_, cpu_total in rows}
+    m._cpu_by_pid = {pid: cpu - first_cpu.get(pid, 0.0) for pid, cpu in last_cpu.items()}
+    mp_readings = [(t, reading) for t, *_, reading in ticks if reading is not None]
     if mp_readings:
         m.memory_profiler = MemoryProfilerView.from_readings(mp_readings)

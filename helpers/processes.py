@@ -16,8 +16,10 @@ _TRACKER = "from multiprocessing.resource_tracker import main"
 _FORKSERVER = "from multiprocessing.forkserver import main"
 
 
-def _cmdline(proc: psutil.Process | None) -> str:
+def cmdline(proc: psutil.Process, of_parent: bool = False) -> str:
+    """proc's (or its parent's) command line; "" when it has ended, has no parent, or is hidden."""
     try:
+        proc = proc.parent() if of_parent else proc
         return "" if proc is None else " ".join(proc.cmdline())
     except psutil.Error:
         return ""
@@ -25,16 +27,10 @@ def _cmdline(proc: psutil.Process | None) -> str:
 
 def is_multiprocessing_helper(proc: psutil.Process) -> bool:
     """True for a resource tracker or a forkserver process itself (not its workers)."""
-    cmdline = _cmdline(proc)
-    if _TRACKER in cmdline:
+    command = cmdline(proc)
+    if _TRACKER in command:
         return True
-    if _FORKSERVER not in cmdline:
-        return False
-    try:
-        parent = proc.parent()
-    except psutil.Error:
-        parent = None
-    return _FORKSERVER not in _cmdline(parent)
+    return _FORKSERVER in command and _FORKSERVER not in cmdline(proc, of_parent=True)
 
 
 def helpers_env() -> dict[str, str]:
@@ -52,11 +48,9 @@ def helpers_env() -> dict[str, str]:
 def release_fork_server() -> bool:
     """Stop this process's fork server, if it runs, and remove multiprocessing's pymp-* folder.
 
-    Returns True if there was a fork server to stop. Why it exists: the fork server lives as
-    long as the process that started it, and its socket sits in a pymp-* temporary folder
-    that multiprocessing removes only at a normal interpreter exit. A Jupyter kernel stopped
-    by nbval, or by a teacher's "Restart", is killed, never exits normally, so the folder
-    stays in the temp folder forever. A later pool simply starts a new server (about 50 ms).
+    Returns True if there was one. Why: multiprocessing removes the server's pymp-* socket
+    folder only at a normal exit, and a Jupyter kernel stopped by nbval or "Restart" is killed,
+    so the folder would stay forever. A later pool starts a new server (about 50 ms).
     Trap: the standard library has no public call for this; CPython's own tests use the
     private ``forkserver._forkserver._stop()``, and that use is kept here, in one place.
     Taught in 01_process_pool.ipynb (start methods) and run after every lesson cell.

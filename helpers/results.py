@@ -18,9 +18,7 @@ def _cell(value: Any) -> str:
     """A table cell as plain text: 3 significant figures, thousands separated."""
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-    if value is None:
-        return "n/a"
-    return str(value)
+    return "n/a" if value is None else str(value)
 
 
 def html_table(rows: list[dict[str, Any]]) -> str:
@@ -29,9 +27,8 @@ def html_table(rows: list[dict[str, Any]]) -> str:
         return "<p><i>no rows</i></p>"
     keys = list(rows[0])
     head = "".join(f"<th>{html.escape(str(k))}</th>" for k in keys)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(r.get(k)))}</td>" for k in keys) + "</tr>" for r in rows
-    )
+    cells = ("".join(f"<td>{html.escape(_cell(r.get(k)))}</td>" for k in keys) for r in rows)
+    body = "".join(f"<tr>{row}</tr>" for row in cells)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -82,9 +79,7 @@ class Result:
         return f"<{type(self).__name__}: {self.title}>"
 
     def __str__(self) -> str:
-        lines = [self.title, text_table(self.rows)]
-        lines += [f"- {f}" for f in self.findings]
-        return "\n".join(lines)
+        return "\n".join([self.title, text_table(self.rows), *(f"- {f}" for f in self.findings)])
 
     def plot(self):
         """Draw this result; experiments override it. The base draws its measurement."""

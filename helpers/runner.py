@@ -7,7 +7,7 @@ Introduced in 01_process_pool.ipynb. Every experiment that starts processes goes
 
 from __future__ import annotations
 
-import time
+import multiprocessing
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from multiprocessing.pool import Pool
@@ -16,7 +16,7 @@ from typing import TypeVar
 import psutil
 
 from .machine import mp_context, require_workers
-from .processes import is_multiprocessing_helper
+from .processes import cmdline, is_multiprocessing_helper
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 120.0  # seconds; no lesson experiment should come near it
@@ -30,10 +30,7 @@ def _descendants() -> set[psutil.Process]:
 
 
 def is_sampler(proc: psutil.Process) -> bool:
-    try:
-        return "helpers._sampler" in " ".join(proc.cmdline())
-    except psutil.Error:
-        return False
+    return "helpers._sampler" in cmdline(proc)
 
 
 def reap(processes: Iterable[psutil.Process], grace: float = 2.0) -> None:
@@ -60,9 +57,8 @@ def no_stray_processes(grace: float = 2.0) -> Iterator[None]:
     try:
         yield
     finally:
-        new = [p for p in _descendants() - before if not is_sampler(p) and not is_multiprocessing_helper(p)]
-        if new:
-            reap(new, grace)
+        new = _descendants() - before
+        reap([p for p in new if not (is_sampler(p) or is_multiprocessing_helper(p))], grace)
 
 
 @contextmanager
@@ -96,8 +92,6 @@ def process_pool(
 
 def wait(async_result, timeout: float = DEFAULT_TIMEOUT):
     """async_result.get(timeout) with an error that says what timed out."""
-    import multiprocessing
-
     try:
         return async_result.get(timeout)
     except multiprocessing.TimeoutError:
@@ -117,10 +111,3 @@ def progress(
         yield from tqdm(items, total=total, desc=desc, leave=False)
     else:
         yield from items
-
-
-def timed(func, *args, **kwargs) -> tuple[float, object]:
-    """Call func and return (seconds on perf_counter, its return value)."""
-    start = time.perf_counter()
-    value = func(*args, **kwargs)
-    return time.perf_counter() - start, value

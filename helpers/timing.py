@@ -1,9 +1,7 @@
 """Repeated timings that a busy moment cannot bias: alternate the order, take the median.
 
 Introduced in 01_process_pool.ipynb (the speed-up sweep) and used by every lesson that
-compares variants. A noisy shared machine slows whatever runs during a busy spell; running
-the variants round by round, in an order that reverses every other round, spreads such a
-spell over all of them, and the median ignores the odd slow round.
+compares variants: running them round by round spreads a busy spell over all of them.
 """
 
 from __future__ import annotations

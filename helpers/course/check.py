@@ -29,14 +29,9 @@ class Effect:
     holds: bool | None = None
     why: str = ""
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     @property
     def measured_text(self) -> str:
-        if self.measured is None:
-            return "not measured"
-        return f"{self.measured:.3g}{self.unit}"
+        return "not measured" if self.measured is None else f"{self.measured:.3g}{self.unit}"
 
 
 @dataclass(frozen=True)
@@ -87,15 +82,8 @@ def needs_cores(cores: int) -> str:
     return "" if have >= cores else f"needs {cores} usable cores, this machine has {have}"
 
 
-def report_only(
-    lesson: str,
-    effect: str,
-    measured: float | None,
-    *,
-    unit: str = "",
-    expected: str = "reported",
-    why: str = "",
-) -> Effect:
+def report_only(lesson: str, effect: str, measured: float | None, *, unit: str = "",
+                expected: str = "reported", why: str = "") -> Effect:
     """A figure the check reports for the teacher without a pass/fail condition."""
     return Effect(lesson, effect, expected, measured, unit, None if measured is None else True, why)
 
@@ -110,15 +98,18 @@ def run_section(name: str, quick: bool = True) -> list[Effect]:
         ]
 
 
-def run_checks(sections: list[str] | None = None, quick: bool = True, echo=None) -> list[Effect]:
-    """Run the named sections (default: all, in teaching order)."""
+def require_sections(names: list[str]) -> list[str]:
+    """The names, if each is a registered check section; else ValueError listing those known."""
     known = check_sections()
-    names = sections if sections else list(known)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(
-            f"unknown section {', '.join(unknown)}; known: {', '.join(known)}"
-        )
+        raise ValueError(f"unknown section {', '.join(unknown)}; known: {', '.join(known)}")
+    return names
+
+
+def run_checks(sections: list[str] | None = None, quick: bool = True, echo=None) -> list[Effect]:
+    """Run the named sections (default: all, in teaching order)."""
+    names = require_sections(sections or list(check_sections()))
     effects: list[Effect] = []
     for name in names:
         start = time.perf_counter()
@@ -130,18 +121,12 @@ def run_checks(sections: list[str] | None = None, quick: bool = True, echo=None)
 
 
 def format_table(effects: list[Effect]) -> str:
-    rows = [("lesson", "effect", "expected", "measured", "holds")]
-    for e in effects:
-        mark = {True: "yes", False: "NO", None: "n/a"}[e.holds]
-        rows.append(
-            (
-                e.lesson,
-                e.effect,
-                e.expected,
-                e.measured_text,
-                mark + (f" ({e.why})" if e.why else ""),
-            )
-        )
+    marks = {True: "yes", False: "NO", None: "n/a"}
+    rows = [("lesson", "effect", "expected", "measured", "holds")] + [
+        (e.lesson, e.effect, e.expected, e.measured_text,
+         marks[e.holds] + (f" ({e.why})" if e.why else ""))
+        for e in effects
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True)) + "  " + r[4]
@@ -178,16 +163,11 @@ def machine_record(effects: list[Effect]) -> dict:
     fp = fingerprint()
     return {
         "machine": {
-            "cpu": fp.cpu,
-            "logical_cores": fp.logical_cores,
-            "usable_cores": fp.usable_cores,
-            "python": f"{fp.implementation} {fp.python}",
-            "os": fp.platform,
-            "node": platform.node(),
-            "start_method": fp.start_method,
-            "gil_enabled": fp.gil_enabled,
+            "cpu": fp.cpu, "logical_cores": fp.logical_cores, "usable_cores": fp.usable_cores,
+            "python": f"{fp.implementation} {fp.python}", "os": fp.platform,
+            "node": platform.node(), "start_method": fp.start_method, "gil_enabled": fp.gil_enabled,
         },
-        "effects": [e.to_dict() for e in effects],
+        "effects": [asdict(e) for e in effects],
         "verdict": verdict(effects),
     }
 

@@ -34,8 +34,6 @@ def unanswered(what_to_do: str, *, exercise: str | None = None) -> None:
         progress.record(exercise, None, said)
 
 
-
-
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Stop the learner's code with TimeoutError after `seconds`, so a check never hangs.
@@ -59,4 +57,3 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-

@@ -2,11 +2,9 @@
 
 Introduced in 06_choosing_and_scaling_out.ipynb. KEY_FIGURES names one or two effects per
 lesson by the lesson's own Rule (its check.py), so a renamed effect or a changed threshold
-reaches the guide by import, never by a copied string. The guide measures each figure again
-with a quick version of the lesson's own experiment, judged by that Rule (or runs the whole
-check section where there is no quick version), and puts it next to the same figure from
-every file in data/reference/ (helpers.course.reference). The advice is stated as a
-condition, and each row says whether this run showed it.
+reaches the guide by import, never by a copied string. Each figure is measured again (a quick
+version of the lesson's experiment, or its whole check section) and set beside the same figure
+from every file in data/reference/. The advice is a condition; each row says if this run showed it.
 
     quick_pool() ... or run_section("...") -> [Effect, ...] -> the Rule's Effect  --+
     data/reference/*.json -> the same (lesson, effect) on known machines          --+-> GuideResult
@@ -15,6 +13,7 @@ condition, and each row says whether this run showed it.
 from __future__ import annotations
 
 import re
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from ..lessons.threads.check import IO_SPEEDUP
 from ..machine import usable_cores
 from ..results import Result
 from . import reference
-from .check import Effect, Rule, run_section
+from .check import Effect, Rule, require_sections, run_section
 from .registry import check_sections
 
 # -- quick measurements of the key figures ---------------------------------------------------
@@ -85,16 +84,13 @@ def quick_sharing() -> list[Effect]:
 
 @dataclass(frozen=True)
 class KeyFigure:
-    """One row of the decision guide: which Rule answers which question, and the advice.
-
-    measure: a quick measurement returning Effects judged by the lesson's Rules, or None to
-    run the lesson's whole check section (helpers.course.registry).
-    """
+    """One row of the decision guide: which Rule answers which question, and the advice."""
 
     rule: Rule  # the effect, imported from its lesson's check.py
     lesson: str  # the notebook that teaches it
     workload: str  # the kind of work the row is about
     advice: str  # what to choose, when the effect holds
+    # a quick measurement giving Effects judged by the lesson's Rules; None: its whole section
     measure: Callable[[], list[Effect]] | None = None
 
     @property
@@ -159,16 +155,12 @@ class GuideRow:
     references: list[reference.ReferenceFigure] = field(default_factory=list)
 
     @property
-    def unit(self) -> str:
-        if self.here is not None:
-            return self.here.unit
-        return self.references[0].unit if self.references else ""
+    def unit(self) -> str:  # this machine's, else the first reference's
+        return getattr(self.here or next(iter(self.references), None), "unit", "")
 
     @property
     def expected(self) -> str:
-        if self.here is not None:
-            return self.here.expected
-        return self.references[0].expected if self.references else ""
+        return getattr(self.here or next(iter(self.references), None), "expected", "")
 
     @property
     def status(self) -> str:
@@ -196,9 +188,7 @@ class GuideResult(Result):
 
 
 def decision_guide(
-    sections: list[str] | None = None,
-    quick: bool = True,
-    effects: list[Effect] | None = None,
+    sections: list[str] | None = None, quick: bool = True, effects: list[Effect] | None = None
 ) -> GuideResult:
     """Measure each key figure here (the sections' quick checks) and gather the references.
 
@@ -206,12 +196,7 @@ def decision_guide(
     figures already measured in this session (for example by the lesson's own experiments),
     used instead of running their sections again.
     """
-    wanted = key_sections() if sections is None else list(sections)
-    unknown = [s for s in wanted if s not in check_sections()]
-    if unknown:
-        raise ValueError(
-            f"unknown section {', '.join(unknown)}; known: {', '.join(check_sections())}"
-        )
+    wanted = require_sections(key_sections() if sections is None else list(sections))
     measured: list[Effect] = list(effects or [])
     seconds: dict[str, float] = {}
     for section in wanted:
@@ -227,28 +212,20 @@ def decision_guide(
         seconds[section] = time.perf_counter() - start
     rows = []
     for key in KEY_FIGURES:
-        here = next(
-            (e for e in measured if e.lesson == key.section and e.effect == key.effect), None
-        )
-        if here is None:  # a section that failed reports one "section ran" effect
-            here = next(
-                (e for e in measured if e.lesson == key.section and e.holds is False), None
-            )
+        mine = [e for e in measured if e.lesson == key.section]
+        exact = [e for e in mine if e.effect == key.effect]
+        failed = [e for e in mine if e.holds is False]  # a failed section: one "section ran"
+        here = (exact or failed or [None])[0]
         rows.append(GuideRow(key, here, reference.figures(key.section, key.effect)))
-    skipped = sorted({k.section for k in KEY_FIGURES} - set(check_sections()))
     result = GuideResult(
         title="Decision guide: each lesson's key figure, here and on reference machines",
         params={"sections": wanted, "quick": quick},
-        guide=rows,
-        seconds=seconds,
-        skipped=skipped,
-        effects=measured,
+        guide=rows, seconds=seconds, effects=measured,
+        skipped=sorted({k.section for k in KEY_FIGURES} - set(check_sections())),
     )
     result.rows = [
         {
-            "lesson": row.key.lesson,
-            "workload": row.key.workload,
-            "figure": row.key.effect,
+            "lesson": row.key.lesson, "workload": row.key.workload, "figure": row.key.effect,
             "expected": row.expected,
             "here": row.here.measured_text if row.here else "not measured",
             "this run": row.status + (f" ({row.here.why})" if row.here and row.here.why else ""),
@@ -263,15 +240,13 @@ def decision_guide(
 
 
 def _findings(result: GuideResult) -> list[str]:
-    findings = []
-    showed = [r for r in result.guide if r.here is not None and r.here.holds]
     cannot = [r for r in result.guide if r.here is not None and r.here.holds is None]
     failed = [r for r in result.guide if r.here is not None and r.here.holds is False]
     took = sum(result.seconds.values())
-    findings.append(
-        f"This machine showed {len(showed)} of the {len(result.guide)} key effects"
+    findings = [
+        f"This machine showed {result.showed} of the {len(result.guide)} key effects"
         + (f" (the quick checks took {took:.0f} s)." if result.seconds else ".")
-    )
+    ]
     for r in cannot:
         ref = reference.best(r.key.section, r.key.effect)
         findings.append(
@@ -302,40 +277,30 @@ def guide_chart(result: GuideResult):
     columns = min(3, max(1, len(rows)))
     lines = -(-len(rows) // columns)
     with style():
-        fig, axes = plt.subplots(
-            lines, columns, figsize=(4.6 * columns, 3.9 * lines), layout="constrained",
-            squeeze=False,
-        )
+        fig, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 3.9 * lines),
+                                 layout="constrained", squeeze=False)
         for ax, row in zip(axes.flat, rows, strict=False):
-            labels, values, colours = [], [], []
+            bars = [(_wrap(f.machine, 22), f.measured, color(i + 1))
+                    for i, f in enumerate(row.references) if f.measured is not None]
             if row.here is not None and row.here.measured is not None:
-                labels.append("this machine")
-                values.append(row.here.measured)
-                colours.append(color(0))
-            for i, f in enumerate(row.references):
-                if f.measured is not None:
-                    labels.append(_wrap(f.machine, 22))
-                    values.append(f.measured)
-                    colours.append(color(i + 1))
+                bars.insert(0, ("this machine", row.here.measured, color(0)))
+            labels, values, colours = zip(*bars, strict=True) if bars else ((), (), ())
             if values:
                 drawn = ax.bar(range(len(values)), values, color=colours)
                 ax.bar_label(drawn, labels=[f"{v:.3g}{row.unit}" for v in values], padding=2)
                 ax.set_xticks(range(len(values)), labels, fontsize=8)
                 ax.margins(y=0.18)  # room for the value labels above the bars
+                unit = row.unit.strip()
+                ax.set_ylabel({"x": "ratio (x)", "": "count"}.get(unit, unit))
+                if (limit := threshold_in(row.expected)) is not None:
+                    ax.axhline(limit, color="black", linestyle="--", linewidth=1.5,
+                               label=f"expected {row.expected.split(' with')[0]}")
+                    ax.legend(fontsize=8, loc="lower right")
             else:
                 ax.text(0.5, 0.5, "not measured yet", ha="center", va="center",
                         transform=ax.transAxes, color="dimgray")
-                ax.set_xticks([])
-                ax.set_yticks([])
-            limit = threshold_in(row.expected)
-            if limit is not None and values:
-                ax.axhline(limit, color="black", linestyle="--", linewidth=1.5,
-                           label=f"expected {row.expected.split(' with')[0]}")
-                ax.legend(fontsize=8, loc="lower right")
+                ax.set(xticks=[], yticks=[])
             ax.set_title(_wrap(row.key.effect, 34), fontsize=11)
-            if values:
-                unit = row.unit.strip()
-                ax.set_ylabel({"x": "ratio (x)", "": "count"}.get(unit, unit))
             ax.set_xlabel(f"lesson {row.key.lesson[:2]}: {row.status}", fontsize=9, color="dimgray")
             ax.grid(axis="x", visible=False)
         for ax in list(axes.flat)[len(rows):]:
@@ -346,6 +311,4 @@ def guide_chart(result: GuideResult):
 
 
 def _wrap(text: str, width: int) -> str:
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, width)) or text
+    return textwrap.fill(text, width) or text

@@ -7,9 +7,8 @@ cannot show on the learner's machine (one usable core, a busy laptop). Each file
     python -m helpers check --json > data/reference/<machine>.json
 
 so it carries its own "machine" block (cores, CPU, Python, OS) and the effects measured
-there. This module lists those files, loads them, picks the best match for one effect and
-labels every figure with the machine it came from. A missing or empty folder is normal
-(a fresh checkout before the files are recorded): every function then returns nothing.
+there. A missing or empty folder is normal (a fresh checkout before the files are
+recorded): every function then returns nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..machine import fingerprint
+from ..results import html_table, text_table
+from .check import Effect, machine_record
 
 FOLDER_VARIABLE = "HELPERS_REFERENCE_DIR"
 
@@ -35,22 +36,11 @@ def reference_dir() -> Path:
 
 
 @dataclass(frozen=True)
-class ReferenceFigure:
+class ReferenceFigure(Effect):
     """One effect as measured on one reference machine."""
 
-    lesson: str
-    effect: str
-    expected: str
-    measured: float | None
-    unit: str
-    holds: bool | None
-    why: str
-    machine: str  # a short label, e.g. "2 cores, Intel Xeon ..., CPython 3.11.7, Linux"
-    source: str  # the file name in data/reference/
-
-    @property
-    def measured_text(self) -> str:
-        return "not measured" if self.measured is None else f"{self.measured:.3g}{self.unit}"
+    machine: str = ""  # a short label, e.g. "2 cores, Intel Xeon ..., CPython 3.11.7, Linux"
+    source: str = ""  # the file name in data/reference/
 
     def __str__(self) -> str:
         return f"{self.measured_text} on {self.machine} ({self.source})"
@@ -72,32 +62,21 @@ class ReferenceFile:
     @property
     def label(self) -> str:
         """The machine in a few words, to print beside each figure it measured."""
-        m = self.machine
-        cores = self.usable_cores
-        parts = [f"{cores} usable core{'s' if cores != 1 else ''}"]
-        if m.get("cpu"):
-            parts.append(_short_cpu(str(m["cpu"])))
-        if m.get("python"):
-            parts.append(str(m["python"]))
-        if m.get("os"):
-            parts.append(str(m["os"]).split(" ")[0])
-        if m.get("start_method"):
-            parts.append(str(m["start_method"]))
-        return ", ".join(parts)
+        m, cores = self.machine, self.usable_cores
+        parts = [
+            f"{cores} usable core{'s' if cores != 1 else ''}",
+            _short_cpu(str(m.get("cpu") or "")),
+            str(m.get("python") or ""),
+            str(m.get("os") or "").split(" ")[0],
+            str(m.get("start_method") or ""),
+        ]
+        return ", ".join(p for p in parts if p)
 
     def figures(self) -> list[ReferenceFigure]:
+        texts = ("lesson", "effect", "expected", "unit", "why")
         return [
-            ReferenceFigure(
-                lesson=str(e.get("lesson", "")),
-                effect=str(e.get("effect", "")),
-                expected=str(e.get("expected", "")),
-                measured=e.get("measured"),
-                unit=str(e.get("unit", "")),
-                holds=e.get("holds"),
-                why=str(e.get("why", "")),
-                machine=self.label,
-                source=self.path.name,
-            )
+            ReferenceFigure(**{k: str(e.get(k, "")) for k in texts}, measured=e.get("measured"),
+                            holds=e.get("holds"), machine=self.label, source=self.path.name)
             for e in self.effects
         ]
 
@@ -114,21 +93,14 @@ def load(path: str | os.PathLike) -> ReferenceFile:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path.name} is not a readable JSON file: {exc}") from None
-    if (
-        not isinstance(document, dict)
-        or not isinstance(document.get("machine"), dict)
-        or not isinstance(document.get("effects"), list)
-    ):
+    if not (isinstance(document, dict) and isinstance(document.get("machine"), dict)
+            and isinstance(document.get("effects"), list)):
         raise ValueError(
             f"{path.name} is not the output of `python -m helpers check --json` "
             "(it needs a 'machine' block and an 'effects' list)"
         )
-    return ReferenceFile(
-        path=path,
-        machine=document["machine"],
-        effects=[e for e in document["effects"] if isinstance(e, dict)],
-        verdict=str(document.get("verdict", "")),
-    )
+    effects = [e for e in document["effects"] if isinstance(e, dict)]
+    return ReferenceFile(path, document["machine"], effects, str(document.get("verdict", "")))
 
 
 def load_all(folder: str | os.PathLike | None = None) -> list[ReferenceFile]:
@@ -136,36 +108,27 @@ def load_all(folder: str | os.PathLike | None = None) -> list[ReferenceFile]:
 
     Files that cannot be read are skipped; skipped_files() says which and why.
     """
-    found = []
-    for path in _json_files(folder):
-        try:
-            found.append(load(path))
-        except ValueError:
-            continue
-    return found
+    return _read_all(folder)[0]
 
 
 def skipped_files(folder: str | os.PathLike | None = None) -> dict[str, str]:
     """File name -> why it was skipped, for the files load_all() could not use."""
-    problems = {}
-    for path in _json_files(folder):
+    return _read_all(folder)[1]
+
+
+def _read_all(folder: str | os.PathLike | None) -> tuple[list[ReferenceFile], dict[str, str]]:
+    root = Path(folder) if folder is not None else reference_dir()
+    found, problems = [], {}
+    for path in sorted(root.glob("*.json")) if root.is_dir() else []:
         try:
-            load(path)
+            found.append(load(path))
         except ValueError as exc:
             problems[path.name] = str(exc)
-    return problems
-
-
-def _json_files(folder: str | os.PathLike | None) -> list[Path]:
-    root = Path(folder) if folder is not None else reference_dir()
-    return sorted(root.glob("*.json")) if root.is_dir() else []
+    return found, problems
 
 
 def figures(
-    lesson: str | None = None,
-    effect: str | None = None,
-    *,
-    folder: str | os.PathLike | None = None,
+    lesson: str | None = None, effect: str | None = None, *, folder: str | os.PathLike | None = None
 ) -> list[ReferenceFigure]:
     """All reference figures, optionally for one lesson and effect.
 
@@ -182,11 +145,7 @@ def figures(
 
 
 def best(
-    lesson: str,
-    effect: str,
-    *,
-    folder: str | os.PathLike | None = None,
-    min_cores: int = 2,
+    lesson: str, effect: str, *, folder: str | os.PathLike | None = None, min_cores: int = 2
 ) -> ReferenceFigure | None:
     """The reference figure to show a learner whose machine cannot show this effect.
 
@@ -224,16 +183,11 @@ class ReferenceTable:
     title: str = "Reference results from known machines"
 
     def rows(self) -> list[dict]:
+        held = {True: "yes", False: "no", None: "n/a"}
         return [
-            {
-                "lesson": f.lesson,
-                "effect": f.effect,
-                "expected": f.expected,
-                "measured": f.measured_text,
-                "held": {True: "yes", False: "no", None: "n/a"}[f.holds],
-                "machine": f.machine,
-                "file": f.source,
-            }
+            {"lesson": f.lesson, "effect": f.effect, "expected": f.expected,
+             "measured": f.measured_text, "held": held[f.holds], "machine": f.machine,
+             "file": f.source}
             for f in self.figures
         ]
 
@@ -245,15 +199,11 @@ class ReferenceTable:
         )
 
     def _repr_html_(self) -> str:
-        from ..results import html_table
-
         if not self.figures:
             return f"<p><i>{html.escape(self._empty_note())}</i></p>"
         return f"<h4>{html.escape(self.title)}</h4>" + html_table(self.rows())
 
     def __str__(self) -> str:
-        from ..results import text_table
-
         if not self.figures:
             return self._empty_note()
         return f"{self.title}\n{text_table(self.rows())}"
@@ -267,14 +217,7 @@ def show(lesson: str | None = None, effect: str | None = None) -> ReferenceTable
 def suggested_name(machine: dict | None = None) -> str:
     """A file name that names the machine, e.g. 'linux-2cores-intel-xeon-cpu-py3.11-fork.json'."""
     if machine is None:
-        fp = fingerprint()
-        machine = {
-            "os": fp.platform,
-            "usable_cores": fp.usable_cores,
-            "cpu": fp.cpu,
-            "python": f"{fp.implementation} {fp.python}",
-            "start_method": fp.start_method,
-        }
+        machine = machine_record([])["machine"]  # this machine, as `check --json` records it
     python = str(machine.get("python", "")).split(" ")[-1]
     parts = [
         str(machine.get("os", "unknown")).split(" ")[0],
@@ -297,10 +240,8 @@ def _main() -> int:
         print(f"  skipped {name}: {why}")
     if not refs:
         print("  (no reference files yet)")
-    print(
-        "record this machine with:\n"
-        f"  python -m helpers check --json > {reference_dir() / suggested_name()}"
-    )
+    print(f"record this machine with:\n  python -m helpers check --json > "
+          f"{reference_dir() / suggested_name()}")
     return 0
 
 

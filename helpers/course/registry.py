@@ -37,31 +37,28 @@ def _available(package: str) -> bool:
     return importlib.util.find_spec(f"helpers.lessons.{package}") is not None
 
 
-def check_sections() -> dict[str, Callable]:
-    """Section name -> its check(quick) function, for the lessons present in this checkout.
+def check_sections() -> dict[str, str]:
+    """Section name -> "module:function" of its check(quick), for the lessons in this checkout.
 
     A section named after its package calls ``check``; another (``interpreters``) calls
     ``check_<section>`` in the same check.py.
     """
     sections = {}
     for section, package in LESSONS.items():
-        if not _available(package):
-            continue
-        name = "check" if section == package else f"check_{section}"
-        sections[section] = f"helpers.lessons.{package}.check:{name}"
+        if _available(package):
+            name = "check" if section == package else f"check_{section}"
+            sections[section] = f"helpers.lessons.{package}.check:{name}"
     return sections
 
 
 def experiments() -> dict[str, str]:
     """Experiment name -> "module:function", collected from each lesson's EXPERIMENTS."""
-    found: dict[str, str] = {}
-    for package in dict.fromkeys(LESSONS.values()):
-        if not _available(package):
-            continue
-        module = f"helpers.lessons.{package}"
-        for name, function in getattr(importlib.import_module(module), "EXPERIMENTS", {}).items():
-            found[name] = f"{module}:{function}"
-    return found
+    modules = [f"helpers.lessons.{p}" for p in dict.fromkeys(LESSONS.values()) if _available(p)]
+    return {
+        name: f"{module}:{function}"
+        for module in modules
+        for name, function in getattr(importlib.import_module(module), "EXPERIMENTS", {}).items()
+    }
 
 
 def resolve(target: str) -> Callable:

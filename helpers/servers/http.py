@@ -1,11 +1,9 @@
 """A slow local HTTP server: every answer waits a delay you set, like a remote service would.
 
 Introduced in 02_threads.ipynb (I/O-bound work), used again in 03_gil_contention.ipynb.
-The server is a plain subprocess (``python -m helpers.servers.http``), not a multiprocessing
-child, so it starts the same way, in a fraction of a second, whatever the start method. It
-listens on 127.0.0.1 on a port the OS chooses and answers each connection in its own thread,
-so many requests can wait at once. ``slow_server()`` always ends it, on error and on
-interrupt too; if the caller dies without cleaning up, the server notices and exits itself.
+A plain subprocess, not a multiprocessing child, so it starts the same way whatever the start
+method; it answers each connection in its own thread, so many requests can wait at once.
+``slow_server()`` always ends it; if the caller dies, the server notices and exits itself.
 
     caller                                      server process
     slow_server(0.05) -- Popen ---------------> binds 127.0.0.1:0, prints "ready PORT"
@@ -18,24 +16,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+from urllib.request import ProxyHandler, build_opener
 
+import psutil
+
+from ..machine import require_seconds, require_workers
 from ..processes import helpers_env
 
 START_TIMEOUT = 20.0  # seconds for the server to say it is ready (a loaded machine is slow)
 MAX_DELAY = 60.0  # seconds; a longer delay is a typo, not an experiment
-BACKLOG = 256  # pending connections the kernel queues: 64 threads connecting at once must not wait
-BODY = b"ok\n"
 
 
 # -- the server (runs in its own process) --------------------------------------------------
@@ -45,18 +44,16 @@ class _SlowServer(ThreadingHTTPServer):
     """A threading HTTP server that counts requests and how many were in flight at once."""
 
     daemon_threads = True  # a handler still sleeping must not keep the process alive on exit
-    request_queue_size = BACKLOG
+    request_queue_size = 256  # pending connections: 64 threads connecting at once must not wait
 
     def __init__(self, delay: float, max_concurrent: int | None):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.delay = delay
         # a server with a fixed number of workers, as real ones have: the rest queue up
-        self.slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else None
+        self.slots = threading.BoundedSemaphore(max_concurrent) if max_concurrent else nullcontext()
         self.max_concurrent = max_concurrent
         self.stats_lock = threading.Lock()
-        self.requests = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self.requests = self.in_flight = self.max_in_flight = 0
 
     def handle_error(self, request, client_address) -> None:
         pass  # a client that gave up (timeout, interrupt) is normal here, not worth a traceback
@@ -79,9 +76,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         delay = min(max(delay, 0.0), MAX_DELAY)
         server = self.server
-        if server.slots is not None:
-            server.slots.acquire()
-        try:
+        with server.slots:
             with server.stats_lock:
                 server.requests += 1
                 server.in_flight += 1
@@ -89,23 +84,15 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(delay)  # the "remote work": the thread waits, it uses no CPU
             with server.stats_lock:
                 server.in_flight -= 1
-        finally:
-            if server.slots is not None:
-                server.slots.release()
         # ?echo=TEXT answers TEXT, so a client can tell which answer belongs to which request
-        body = (query["echo"][0] + "\n").encode() if "echo" in query else BODY
+        body = (query["echo"][0] + "\n").encode() if "echo" in query else b"ok\n"
         self._answer(body, "text/plain")
 
     def _stats(self, reset: bool) -> dict:
         s = self.server
+        names = ("requests", "in_flight", "max_in_flight", "delay", "max_concurrent")
         with s.stats_lock:
-            stats = {
-                "requests": s.requests,
-                "in_flight": s.in_flight,
-                "max_in_flight": s.max_in_flight,
-                "delay": s.delay,
-                "max_concurrent": s.max_concurrent,
-            }
+            stats = {name: getattr(s, name) for name in names}
             if reset:  # start counting afresh, e.g. before the next run of a sweep
                 s.requests = 0
                 s.max_in_flight = s.in_flight
@@ -124,14 +111,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _exit_when_orphaned(parent: int, server: _SlowServer) -> None:
     """Stop serving once the process that started us is gone (it was killed, say)."""
-    import psutil
-
-    while True:
+    # POSIX re-parents an orphan (getppid changes); Windows does not, so ask psutil too
+    while os.getppid() == parent and psutil.pid_exists(parent):
         time.sleep(0.2)
-        # POSIX re-parents an orphan (getppid changes); Windows does not, so ask psutil too
-        if os.getppid() != parent or not psutil.pid_exists(parent):
-            server.shutdown()
-            return
+    server.shutdown()
 
 
 def serve(delay: float, max_concurrent: int | None = None, parent: int | None = None) -> None:
@@ -186,8 +169,6 @@ class ServerInfo:
 
     def stats(self, reset: bool = False, timeout: float = 5.0) -> dict:
         """The server's counters: requests served, most in flight at once; reset: start afresh."""
-        from urllib.request import ProxyHandler, build_opener
-
         url = f"{self.url}stats" + ("?reset=1" if reset else "")
         with build_opener(ProxyHandler({})).open(url, timeout=timeout) as answer:
             return json.loads(answer.read())
@@ -195,31 +176,16 @@ class ServerInfo:
 
 def require_delay(delay: object) -> float:
     """Return delay as a float if it is a number of seconds from 0 to MAX_DELAY; else ValueError."""
-    if (
-        isinstance(delay, bool)
-        or not isinstance(delay, (int, float))
-        or not 0 <= delay <= MAX_DELAY
-    ):
-        raise ValueError(
-            f"delay must be a number of seconds from 0 to {MAX_DELAY:g}, got {delay!r}"
-        )
-    return float(delay)
-
+    return require_seconds(delay, what="delay", low=0, high=MAX_DELAY)
 
 
 def _first_line(process: subprocess.Popen, timeout: float) -> str | None:
     """The first line the process prints, or None if none comes within timeout seconds."""
-    if os.name == "nt":  # select() takes only sockets on Windows: read in a helper thread
-        lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()))
-        reader.start()
-        reader.join(timeout)  # on a timeout the caller kills the process, which ends the read
-        return lines[0] if lines else None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            return None
-    return process.stdout.readline()
+    lines: list[str] = []  # read in a thread: select() on a pipe does not work on Windows
+    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)  # on a timeout the caller kills the process, which ends the read
+    return lines[0] if lines else None
 
 
 def read_port(process: subprocess.Popen, timeout: float) -> int:
@@ -253,17 +219,12 @@ def slow_server(delay: float = 0.05, *, max_concurrent: int | None = None) -> It
 
     delay: seconds each answer waits (0 to 60). max_concurrent: how many requests it serves
     at once (default: no limit; more wait in line, as with a real server's worker pool).
-    The server process is ended when the block ends, whether by error or interrupt.
     """
     delay = require_delay(delay)
-    if max_concurrent is not None:
-        from ..machine import require_workers
-
-        require_workers(max_concurrent, what="max_concurrent")
     command = [sys.executable, "-m", "helpers.servers.http", "--delay", repr(delay)]
     command += ["--parent", str(os.getpid())]
     if max_concurrent is not None:
-        command += ["--max-concurrent", str(max_concurrent)]
+        command += ["--max-concurrent", str(require_workers(max_concurrent, what="max_concurrent"))]
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -274,14 +235,8 @@ def slow_server(delay: float = 0.05, *, max_concurrent: int | None = None) -> It
     )
     try:
         port = read_port(process, START_TIMEOUT)
-        yield ServerInfo(
-            url=f"http://127.0.0.1:{port}/",
-            port=port,
-            delay=delay,
-            pid=process.pid,
-            max_concurrent=max_concurrent,
-            process=process,
-        )
+        url = f"http://127.0.0.1:{port}/"
+        yield ServerInfo(url, port, delay, process.pid, max_concurrent, process)
     finally:
         stop_server(process)
 

@@ -1,11 +1,10 @@
 """I/O-bound work for asyncio: one coroutine per HTTP request, all in one thread.
 
 Introduced in 06_choosing_and_scaling_out.ipynb. ``fetch`` speaks plain HTTP/1.0 over
-asyncio's streams (the standard library has no async HTTP client, and a new dependency
-would not earn its place for one GET). Each call is recorded as a task event, like the
-thread workloads: the span runs from the connect to the last byte, so a timeline shows when
-each request was waiting. The event's cpu is the thread's CPU time over that span, which in
-asyncio includes the other coroutines that ran meanwhile: use the span, not the cpu.
+asyncio's streams (the standard library has no async HTTP client). Each call is recorded as
+a task event spanning the connect to the last byte. Trap: the event's cpu is the thread's
+CPU time over that span, which includes the other coroutines that ran meanwhile: use the
+span, not the cpu.
 """
 
 from __future__ import annotations
@@ -23,9 +22,7 @@ async def fetch(url: str, *, timeout: float = 30.0, name: str = "fetch") -> byte
     if parts.scheme != "http" or not parts.hostname:
         raise ValueError(f"fetch needs an http:// URL with a host, got {url!r}")
     port = parts.port or 80
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     with task(name):
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(parts.hostname, port), timeout

@@ -38,21 +38,19 @@ def calibrate(target: float = 0.1, repeats: int = 3) -> float:
     """Loop steps this machine runs per second of one core's CPU time (best of a few runs); cached."""
     global _steps_per_second
     if _steps_per_second is None:
-        clock = _cpu_clock()
-        steps, best = 50_000, 0.0
-        while True:  # grow the probe until one run takes a measurable time
-            start = clock()
-            count_steps(steps)
-            elapsed = clock() - start
-            if elapsed >= target / 4:
-                break
+        clock, steps = _cpu_clock(), 50_000
+        while _seconds(clock, steps) < target / 4:  # grow until one run takes measurable time
             steps *= 2
-        for _ in range(repeats):
-            start = clock()
-            count_steps(steps)
-            best = max(best, steps / (clock() - start))
-        _steps_per_second = best
+        rates = (steps / _seconds(clock, steps) for _ in range(repeats))
+        _steps_per_second = max(rates, default=0.0)
     return _steps_per_second
+
+
+def _seconds(clock, steps: int) -> float:
+    """How long count_steps(steps) takes on clock."""
+    start = clock()
+    count_steps(steps)
+    return clock() - start
 
 
 def units_for(seconds: float) -> int:
@@ -91,8 +89,7 @@ def fail_if(x: int, bad: int = 3) -> int:
 def increment(x: int) -> int:
     """Runs in each worker. x + 1, unrecorded: far cheaper than the trip to a worker and back.
 
-    Used for the chunksize experiments, where even @recorded's bookkeeping would blur the
-    per-task overhead being measured.
+    For the chunksize experiments, where @recorded's bookkeeping would blur the overhead.
     """
     return x + 1
 
@@ -118,11 +115,9 @@ def spin_labelled_job(job: tuple[int, int]) -> int:
 def spin_timed(steps: int) -> tuple[int, float, float, float]:
     """Runs in each worker. Burn `steps` loop steps; return (pid, start, end, cpu seconds).
 
-    start and end are time.perf_counter() seconds, which are system-wide on Linux, macOS
-    and Windows, so the parent can put tasks from many workers on one time axis. The worker
-    times itself and sends the times back with the result, so a timeline of many very short
-    tasks costs no file write per task. end - start exceeds cpu when the task had to wait
-    for a core that another process was using.
+    start and end are system-wide time.perf_counter() seconds, so the parent can put many
+    workers' tasks on one time axis, and a timeline of very short tasks costs no event file
+    write per task. end - start exceeds cpu when the task waited for a core.
     """
     start, cpu0 = time.perf_counter(), time.thread_time()
     spin(steps)

@@ -7,6 +7,7 @@ run: this is why threads speed up I/O-bound work. Each call is recorded as a tas
 
 from __future__ import annotations
 
+import functools
 import time
 from urllib.request import OpenerDirector, ProxyHandler, build_opener
 
@@ -14,15 +15,11 @@ from ..events import recorded
 
 DEFAULT_TIMEOUT = 30.0  # seconds; a request to the local server should never come near it
 
-_opener: OpenerDirector | None = None
 
-
+@functools.cache
 def _direct_opener() -> OpenerDirector:
     # No proxy: a proxy set in the environment must not sit between us and 127.0.0.1.
-    global _opener
-    if _opener is None:
-        _opener = build_opener(ProxyHandler({}))
-    return _opener
+    return build_opener(ProxyHandler({}))
 
 
 @recorded
@@ -30,8 +27,7 @@ def fetch(url: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
     """GET url and return the body; raise TimeoutError if it takes over timeout seconds.
 
     Blocking, one connection per call, as simple client code is. The thread waits for the
-    server without holding the GIL.
-    Lesson 02, sections 1-2, and lesson 03.
+    server without holding the GIL. Lesson 02, sections 1-2, and lesson 03.
     """
     try:
         with _direct_opener().open(url, timeout=timeout) as answer:

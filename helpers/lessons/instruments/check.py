@@ -1,14 +1,10 @@
 """The "instruments" section of ``python -m helpers check``: lesson 00's effects, each named once.
 
-Introduced in 00_start_here.ipynb (sections 2 to 4). The Rules below are the one place where
-an effect's name and threshold live; the check, the notebook and the tests import them.
-data/reference/*.json records these names: keep them stable.
+Introduced in 00_start_here.ipynb (sections 2 to 4). The check, the notebook and the tests
+import these Rules; data/reference/*.json records their names: keep them stable.
 
-The section also reports how the course's instruments agree with the tools learners already
-use, measured by the lessons that run those tools: py-spy's GIL share (lesson 03,
-helpers.lessons.gil.check.tool_agreement) and viztracer's task count (lesson 01,
-helpers.lessons.pool.check.tool_agreement). Each reads "not applicable here" where its tool
-cannot run.
+The section also reports how the course's instruments agree with py-spy and viztracer, as
+measured by the lessons that run those tools (TOOL_ROWS).
 """
 
 from __future__ import annotations
@@ -75,13 +71,13 @@ def tool_agreement(quick: bool) -> list[Effect]:
     """
     effects: list[Effect] = []
     for package, effect in TOOL_ROWS:
+        name = f"helpers.lessons.{package}.check"
         try:
-            module = importlib.import_module(f"helpers.lessons.{package}.check")
+            measure_agreement = getattr(importlib.import_module(name), "tool_agreement", None)
+            why = f"not measured: {name} has no tool_agreement yet"
         except ImportError as exc:
-            module, missing = None, f"not measured: {exc}"
-        measure_agreement = getattr(module, "tool_agreement", None)
+            measure_agreement, why = None, f"not measured: {exc}"
         if measure_agreement is None:
-            why = missing if module is None else f"not measured: {module.__name__} has no tool_agreement yet"
             effects.append(Effect(LESSON, effect, "agreement", None, "", None, why))
             continue
         try:

@@ -9,19 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import statistics
-import time
 
 from ...probes import measure, sampler_process
+from ...runner import timed
 from ...timing import alternating
 from ...workloads import cpu
-
-
-def _busy(seconds: float) -> float:
-    """Run the CPU-bound loop for about `seconds`; return the wall time it took."""
-    steps = cpu.units_for(seconds)
-    start = time.perf_counter()
-    cpu.count_steps(steps)
-    return time.perf_counter() - start
 
 
 def sampler_overhead(
@@ -42,22 +34,17 @@ def sampler_overhead(
     ratios = []
     for _ in range(repeats):
         if not hasattr(signal, "SIGSTOP"):
-            bare = _busy(seconds)
+            whole = cpu.units_for(seconds)
+            bare = timed(cpu.count_steps, whole)[0]
             with measure(interval=interval):
-                sampled = _busy(seconds)
+                sampled = timed(cpu.count_steps, whole)[0]
             ratios.append(sampled / bare)
             continue
-        paused = sampled = 0.0
+        spent = {False: 0.0, True: 0.0}  # seconds of loop with the sampler paused, running
         with sampler_process(interval) as sampler:
             for running in alternating((False, True), slices):
                 os.kill(sampler.pid, signal.SIGCONT if running else signal.SIGSTOP)
-                start = time.perf_counter()
-                cpu.count_steps(steps)
-                took = time.perf_counter() - start
-                if running:
-                    sampled += took
-                else:
-                    paused += took
+                spent[running] += timed(cpu.count_steps, steps)[0]
             os.kill(sampler.pid, signal.SIGCONT)
-        ratios.append(sampled / paused)
+        ratios.append(spent[True] / spent[False])
     return statistics.median(ratios) - 1

@@ -21,9 +21,6 @@ from ...workloads import memory
 class SharedBufferResult(Result):
     """Memory of a parent and forked workers that all read one numpy buffer. Lesson 00, section 3."""
 
-    workers: int = 0
-    size_bytes: int = 0
-
     @property
     def rss_overcount(self) -> float:
         """Growth of the summed RSS against the system's drop: how often shared pages were counted."""
@@ -39,15 +36,9 @@ class SharedBufferResult(Result):
     @property
     def memory_profiler_overcount(self) -> float | None:
         """memory_profiler's include_children growth against the system's drop (None if not run)."""
-        mp = self.measurement.memory_profiler
-        return (
-            None
-            if mp is None
-            else mp.include_children_growth / max(self.measurement.system_drop, 1)
-        )
-
-    def plot(self):
-        return self.measurement.plot(title=self.title)
+        m = self.measurement
+        mp = m.memory_profiler
+        return None if mp is None else mp.include_children_growth / max(m.system_drop, 1)
 
 
 def shared_buffer(
@@ -73,13 +64,9 @@ def shared_buffer(
                 pool.map(memory.sum_inherited, [hold] * workers, chunksize=1)
         finally:
             memory.inherited = None
-    result = SharedBufferResult(
-        title=f"{workers} forked workers read a {size_mb} MiB buffer",
-        params={"workers": workers, "size_mb": size_mb, "hold": hold},
-        measurement=m,
-        workers=workers,
-        size_bytes=size,
-    )
+    params = {"workers": workers, "size_mb": size_mb, "hold": hold}
+    result = SharedBufferResult(f"{workers} forked workers read a {size_mb} MiB buffer", params,
+                                measurement=m)
     metric = m.total_metric
     result.rows = [
         {"count": "system drop (ground truth)", "MiB": m.system_drop / MiB},
@@ -88,12 +75,8 @@ def shared_buffer(
         {"count": "growth of the RSS total", "MiB": m.growth("rss") / MiB},
     ]
     if m.memory_profiler is not None:
-        result.rows.append(
-            {
-                "count": "memory_profiler include_children growth",
-                "MiB": m.memory_profiler.include_children_growth / MiB,
-            }
-        )
+        growth = m.memory_profiler.include_children_growth / MiB
+        result.rows.append({"count": "memory_profiler include_children growth", "MiB": growth})
     result.findings = [
         f"The system lost {m.system_drop / MiB:.0f} MiB; the {metric.upper()} total grew by "
         f"{m.growth(metric) / MiB:.0f} MiB ({result.total_error:+.0%}).",

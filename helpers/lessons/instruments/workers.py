@@ -25,9 +25,8 @@ def touched(nbytes: int) -> bytearray:
 def hold_memory(mib: int, hold: float = 1.5) -> int:
     """Runs in each worker. Allocate `mib` MiB, write every page, keep it `hold` seconds.
 
-    Returns the bytes allocated. Trap: memory that is allocated but never written is not in
-    RAM yet, so it would not show in RSS, USS or PSS; every 4 KiB page is written once here.
-    Lesson 00, section 4 and exercise 3.
+    Returns the bytes allocated. Trap: memory allocated but never written is not in RAM yet,
+    so it would not show in RSS, USS or PSS (hence touched()). Lesson 00, section 4 and exercise 3.
     """
     if not 0 < mib <= 4096 or not 0 <= hold <= MAX_HOLD:
         raise ValueError(f"mib must be 1 to 4096 and hold 0 to {MAX_HOLD:g} s, got {mib!r}, {hold!r}")

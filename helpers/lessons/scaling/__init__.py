@@ -14,14 +14,7 @@
 """
 
 from .check import ASYNCIO_VS_THREADS, DASK_OVERHEAD_RATIO, DASK_SPEEDUP, effects
-from .cluster import (
-    ON_LOOPBACK,
-    ClusterResult,
-    Leftovers,
-    cluster_vs_pool,
-    leftovers,
-    scratch_space,
-)
+from .cluster import ON_LOOPBACK, Leftovers, cluster_vs_pool, leftovers, scratch_space
 from .exercises import (
     EXERCISES,
     MODELS,
@@ -30,18 +23,15 @@ from .exercises import (
     feedback_choices,
     feedback_client_map,
 )
-from .waits import AsyncioResult, Variant, asyncio_vs_threads, blocking_pitfall, run_coroutine
+from .waits import Variant, asyncio_vs_threads, blocking_pitfall, run_coroutine
 
 __all__ = [  # noqa: RUF022 (grouped by section, as in the map above)
-    "AsyncioResult", "Variant", "asyncio_vs_threads", "blocking_pitfall", "run_coroutine",
-    "ON_LOOPBACK", "ClusterResult", "Leftovers", "cluster_vs_pool", "leftovers", "scratch_space",
+    "Variant", "asyncio_vs_threads", "blocking_pitfall", "run_coroutine",
+    "ON_LOOPBACK", "Leftovers", "cluster_vs_pool", "leftovers", "scratch_space",
     "EXERCISES", "MODELS", "WORKLOADS", "feedback_blocking_library", "feedback_choices",
     "feedback_client_map",
     "ASYNCIO_VS_THREADS", "DASK_OVERHEAD_RATIO", "DASK_SPEEDUP", "effects",
 ]
 
 # python -m helpers run NAME: experiment name -> function of this package (helpers.course.registry)
-EXPERIMENTS = {
-    "scaling-asyncio": "asyncio_vs_threads",
-    "scaling-dask": "cluster_vs_pool",
-}
+EXPERIMENTS = {"scaling-asyncio": "asyncio_vs_threads", "scaling-dask": "cluster_vs_pool"}

@@ -22,10 +22,8 @@ def request_timelines(result):
     columns = 2 if len(variants) > 1 else 1
     rows = -(-len(variants) // columns)
     with style():
-        fig, axes = plt.subplots(
-            rows, columns, figsize=(12, 3.6 * rows), layout="constrained", squeeze=False,
-            sharex=True,
-        )
+        fig, axes = plt.subplots(rows, columns, figsize=(12, 3.6 * rows), layout="constrained",
+                                 squeeze=False, sharex=True)
         longest = max((r.wall for r in result.runs), default=1.0)
         for ax, variant in zip(axes.flat, variants, strict=False):
             run = [r for r in result.runs if r.variant == variant][-1]
@@ -43,11 +41,8 @@ def request_timelines(result):
             ax.set_xlabel("time since the first request (s)")
         for ax in list(axes.flat)[len(variants):]:
             ax.set_visible(False)
-        fig.suptitle(
-            f"{result.requests} requests, server delay {result.delay:g} s; colour = the thread "
-            "that waited",
-            fontsize=14,
-        )
+        fig.suptitle(f"{result.requests} requests, server delay {result.delay:g} s; "
+                     "colour = the thread that waited", fontsize=14)
         plt.close(fig)
         return fig
 
@@ -58,9 +53,8 @@ def cluster_compare(r):
     import matplotlib.pyplot as plt
 
     with style():
-        fig, (left, right) = plt.subplots(
-            1, 2, figsize=(13, 4.5), layout="constrained", width_ratios=[1, 1.6]
-        )
+        fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5), layout="constrained",
+                                          width_ratios=[1, 1.6])
         sides = ["pool", "dask"]
         names = [f"Pool({r.workers})", f"LocalCluster({r.workers})"]
         starts = [r.startup[s] for s in sides]
@@ -75,13 +69,10 @@ def cluster_compare(r):
         left.grid(axis="x", visible=False)
         last = r.batches[-2:]
         t0 = min(b.start for b in last)
-        side_of = {}
-        events = []
-        for e in r.measurement.tasks if r.measurement else []:
-            for b in last:
-                if b.start <= e.start and e.end <= b.end:
-                    events.append(e)
-                    side_of[e.pid] = "dask" if b.side == "dask" else "Pool"
+        inside = [(e, b) for e in (r.measurement.tasks if r.measurement else []) for b in last
+                  if b.start <= e.start and e.end <= b.end]
+        events = [e for e, _ in inside]
+        side_of = {e.pid: "dask" if b.side == "dask" else "Pool" for e, b in inside}
         timeline(events, origin=t0, ax=right, title="Last round: which process ran which task")
         lanes = sorted({(e.pid, e.thread) for e in events})
         right.set_yticks(range(len(lanes)), [f"{side_of[pid]} worker\npid {pid}" for pid, _ in lanes])

@@ -52,18 +52,8 @@ def check(quick: bool = True) -> list[Effect]:
     from .cluster import cluster_vs_pool
     from .waits import asyncio_vs_threads
 
-    a = asyncio_vs_threads(
-        requests=16 if quick else 32, delay=0.1, workers=4 if quick else 8, repeats=3,
-        all_at_once=False,
-    )
-    c = cluster_vs_pool(
-        tasks=(2 if quick else 4) * max(2, usable_cores()), task_seconds=0.2,
-        tiny_tasks=100 if quick else 300, repeats=3, show_link=False,
-    )
+    a = asyncio_vs_threads(requests=16 if quick else 32, delay=0.1, workers=4 if quick else 8,
+                           repeats=3, all_at_once=False)
+    c = cluster_vs_pool(tasks=(2 if quick else 4) * max(2, usable_cores()), task_seconds=0.2,
+                        tiny_tasks=100 if quick else 300, repeats=3, show_link=False)
     return effects(a, c)
-
-
-__all__ = [
-    "ASYNCIO_VS_THREADS", "DASK_OVERHEAD_RATIO", "DASK_SPEEDUP", "LESSON", "OVERHEAD", "STARTUP",
-    "check", "effects",
-]

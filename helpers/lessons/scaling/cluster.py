@@ -7,12 +7,9 @@ whose scheduler and worker processes all run on this machine, on loopback:
     Client(cluster) -- tasks ------>  decides where each task runs  ----->  run spin(steps)
                     <-- results ----                                <-----
 
-The client only knows the scheduler's address, so the same code drives a real cluster
-when given that cluster's address. Both the cluster and the Pool stay up while their runs
-alternate, so the comparison sees the same machine; start-up is timed on its own. Tiny
-tasks then measure what each model costs per task, which is when a cluster does not pay.
-Nothing outlives the experiment: the client, the cluster, its processes, its ports and its
-scratch folder are gone on success, error or interrupt.
+The client knows only the scheduler's address, so the same code drives a real cluster given
+its address. The cluster and the Pool stay up while their runs alternate, so both see the same
+machine; tiny tasks then measure what each costs per task. Nothing outlives the experiment.
 """
 
 from __future__ import annotations
@@ -41,13 +38,10 @@ TIMEOUT = 120.0  # seconds for any one batch; the lesson's batches take well und
 # LocalCluster's keywords that keep the course's clusters private to this machine: scheduler,
 # workers and dashboards listen on loopback only, on ports the OS picks (no clash with another
 # course on the machine), and dask's start-up chatter stays out of the notebook.
-ON_LOOPBACK = {
-    "host": "127.0.0.1",
-    "scheduler_port": 0,
-    "dashboard_address": "127.0.0.1:0",
-    "worker_dashboard_address": "127.0.0.1:0",
-    "silence_logs": logging.ERROR,
-}
+ON_LOOPBACK = dict(
+    host="127.0.0.1", scheduler_port=0, dashboard_address="127.0.0.1:0",
+    worker_dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+)
 SCRATCH_PREFIX = "helpers-dask-"
 # The tiny task: a builtin that does almost nothing, so what is timed is the machinery
 # around it. (cpu.square is recorded as a task event, which would add its own cost.)
@@ -152,11 +146,9 @@ class ClusterResult(Result):
     def cores_busy(self, side: str) -> float | None:
         """Median over that side's batches of the tasks' CPU seconds inside it / its wall seconds.
 
-        The tasks' own events (cpu.spin is recorded with its CPU time) and the wall time come
-        from the same moment, so a VM whose CPU speed swings between measurements cannot bias
-        it, as it can speedup(), whose one-core time was measured earlier; and two tasks
-        taking turns on one core count as one core. None without task events.
-        Lesson 06, section 3; the check judges it.
+        Task CPU and wall time come from the same moment, so a VM whose CPU speed swings cannot
+        bias it as it can speedup(); tasks taking turns on one core count as one core. None
+        without task events. Lesson 06, section 3; the check judges it.
         """
         tasks = self.measurement.tasks if self.measurement is not None else []
         ratios = [cpu_inside(tasks, "spin", b.start, b.end) / b.wall for b in self.batches if b.side == side]
@@ -174,13 +166,11 @@ class ClusterResult(Result):
         return [self.plot_compare(), self.plot_overheads()]
 
     def plot_compare(self):
-        """Left: start-up and compute time per side. Right: the timeline of the last round."""
         from .charts import cluster_compare
 
         return cluster_compare(self)
 
     def plot_overheads(self):
-        """Seconds per tiny task, each way, on a log scale."""
         from .charts import cluster_overheads
 
         return cluster_overheads(self)
@@ -196,13 +186,8 @@ def human_seconds(seconds: float) -> str:
 
 
 def cluster_vs_pool(
-    tasks: int = 8,
-    task_seconds: float = 0.2,
-    workers: int | None = None,
-    tiny_tasks: int = 200,
-    repeats: int = 3,
-    timeout: float = TIMEOUT,
-    show_link: bool = True,
+    tasks: int = 8, task_seconds: float = 0.2, workers: int | None = None, tiny_tasks: int = 200,
+    repeats: int = 3, timeout: float = TIMEOUT, show_link: bool = True,
 ) -> ClusterResult:
     """Run `tasks` CPU-bound tasks of task_seconds on a LocalCluster and on a Pool, alternately.
 
@@ -284,13 +269,8 @@ def _second_client(address: str, timeout: float) -> int:
 
 def _describe(r: ClusterResult) -> None:
     r.rows = [
-        {
-            "side": name,
-            "start-up (s)": r.startup[side],
-            "median batch (s)": r.batch_wall(side),
-            "speed-up vs one core": r.speedup(side),
-            "per tiny task (ms)": r.per_task[way] * 1e3,
-        }
+        {"side": name, "start-up (s)": r.startup[side], "median batch (s)": r.batch_wall(side),
+         "speed-up vs one core": r.speedup(side), "per tiny task (ms)": r.per_task[way] * 1e3}
         for side, name, way in (
             ("pool", f"Pool({r.workers}), {start_method()}", "Pool.map, chunksize=1"),
             ("dask", f"LocalCluster({r.workers}), {r.dask_start_method}", "dask Client.map"),
@@ -360,10 +340,8 @@ def leftovers() -> Leftovers:
 
     from ...processes import is_multiprocessing_helper
 
-    me = psutil.Process()
-    tree = [me]
-    processes = []
-    for child in me.children(recursive=True):
+    tree, processes = [psutil.Process()], []
+    for child in tree[0].children(recursive=True):
         try:
             if child.status() == psutil.STATUS_ZOMBIE or is_multiprocessing_helper(child) or is_sampler(child):
                 continue

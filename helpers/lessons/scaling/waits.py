@@ -2,9 +2,8 @@
 
 Introduced in 06_choosing_and_scaling_out.ipynb. The notebook writes the ways to fetch (a
 thread pool's map, asyncio's gather under a semaphore, a coroutine that calls a blocking
-function) and passes them here; this module only times them, alternating, against the same
-slow local server. Every request is one task event, so a timeline shows which requests
-waited together and in which thread.
+function); this module times them, alternating, against the same slow local server. Every
+request is one task event, so a timeline shows which requests waited together, in which thread.
 
     this process                                       server process
     a fetch function: threads, or coroutines  --->     answers each GET after `delay` s
@@ -33,9 +32,6 @@ from ...workloads import aio, io
 
 T = TypeVar("T")
 TIMEOUT = 60.0  # seconds for one variant; the server answers in a fraction of that
-
-
-# -- running a coroutine from ordinary code -------------------------------------------------
 
 
 def run_coroutine(make: Callable[[], Awaitable[T]], timeout: float = TIMEOUT) -> T:
@@ -90,9 +86,6 @@ def fetch_with_threads(url: str, requests: int, limit: int) -> list[bytes]:
         return list(pool.map(io.fetch, [url] * requests))
 
 
-# -- the variants ------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Variant:
     """One way to send the requests: fetch(url, requests, limit), a function or a coroutine
@@ -108,8 +101,7 @@ class Variant:
 
 def _run(variant: Variant, url: str, requests: int, timeout: float) -> tuple[float, float, float]:
     """Run one variant; return (start, end, CPU seconds of this process) on perf_counter."""
-    cpu0 = time.process_time()
-    start = time.perf_counter()
+    cpu0, start = time.process_time(), time.perf_counter()
     if inspect.iscoroutinefunction(variant.fetch):
         answers = run_coroutine(lambda: variant.fetch(url, requests, variant.limit), timeout)
     else:
@@ -178,15 +170,9 @@ class AsyncioResult(Result):
 
 
 def asyncio_vs_threads(
-    requests: int = 32,
-    delay: float = 0.1,
-    workers: int = 8,
-    repeats: int = 3,
-    all_at_once: bool = True,
-    timeout: float = TIMEOUT,
-    *,
-    threads: Callable = fetch_with_threads,
-    coroutines: Callable = aio.fetch_all,
+    requests: int = 32, delay: float = 0.1, workers: int = 8, repeats: int = 3,
+    all_at_once: bool = True, timeout: float = TIMEOUT, *,
+    threads: Callable = fetch_with_threads, coroutines: Callable = aio.fetch_all,
 ) -> AsyncioResult:
     """Send `requests` GETs to a slow local server with threads(url, requests, limit) and with
     the coroutine function coroutines(url, requests, limit); Lesson 06, section 2.
@@ -204,7 +190,7 @@ def asyncio_vs_threads(
         variants += [Variant(threads, requests), Variant(coroutines, requests)]
     result = _compare(variants, requests, delay, repeats, timeout)
     result.title = f"{requests} requests to a server that answers after {delay:g} s"
-    result.params = {"requests": requests, "delay": delay, "workers": workers, "repeats": repeats}
+    result.params.update(workers=workers, repeats=repeats)
     result.findings = _findings(result)
     return result
 
@@ -218,7 +204,6 @@ def blocking_pitfall(
     delay = require_delay(delay)
     result = _compare([Variant(good, requests), Variant(bad, requests)], requests, delay, 1, timeout)
     result.title = f"{requests} coroutines, server delay {delay:g} s: await against a blocking call"
-    result.params = {"requests": requests, "delay": delay}
     fast, slow = (result.medians(v)["wall"] for v in result.variants)
     result.findings = [
         f"Awaiting the network: {fast:.2f} s. Calling a blocking function inside the coroutines: "
@@ -243,18 +228,13 @@ def _compare(
                 runs.append(VariantRun(variant, *_run(variant, server.url, requests, timeout)))
     for run in runs:  # each request's event falls inside the run that sent it
         run.events = [e for e in m.tasks if run.start <= e.start and e.end <= run.end]
-    result = AsyncioResult(
-        title="", params={}, measurement=m, runs=runs, requests=requests, delay=delay
-    )
+    result = AsyncioResult(title="", params={"requests": requests, "delay": delay},
+                           measurement=m, runs=runs, requests=requests, delay=delay)
     result.rows = [
-        {
-            "variant": v.label,
-            "median wall (s)": result.medians(v)["wall"],
-            "ideal (s)": result.ideal(v),
-            "threads used": result.medians(v)["threads"],
-            "CPU per request (ms)": result.medians(v)["cpu"] / requests * 1000,
-        }
+        {"variant": v.label, "median wall (s)": med["wall"], "ideal (s)": result.ideal(v),
+         "threads used": med["threads"], "CPU per request (ms)": med["cpu"] / requests * 1000}
         for v in result.variants
+        for med in [result.medians(v)]
     ]
     return result
 

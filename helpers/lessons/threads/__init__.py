@@ -4,7 +4,7 @@ Introduced in 02_threads.ipynb. A map of the lesson, section by section:
 
     1. start, join, daemons        basics.py     thread_pool, threads_left, daemon_exit
     2. I/O-bound speed-up          speedup.py    io_speedup (chart: charts.py)
-    3. a race on a counter         race.py       race, Counter, add_* (the code shown)
+    3. a race on a counter         race.py       race, add_with_call, add_with_io (shown)
     4. a per-thread timeline       timeline.py   io_timeline
        exercises                   exercises.py  feedback_fetch_all, feedback_account,
                                                  feedback_capped_speedup, LedgerAccount
@@ -18,8 +18,7 @@ and draw.
 from __future__ import annotations
 
 from . import check
-from .basics import DaemonResult, daemon_exit, thread_pool, threads_left
-from .charts import speedup_chart
+from .basics import daemon_exit, thread_pool, threads_left
 from .exercises import (
     EXERCISES,
     LedgerAccount,
@@ -27,46 +26,15 @@ from .exercises import (
     feedback_capped_speedup,
     feedback_fetch_all,
 )
-from .race import (
-    MAX_TIMES,
-    VARIANTS,
-    Counter,
-    RaceResult,
-    add_plain,
-    add_with_call,
-    add_with_io,
-    add_with_io_locked,
-    race,
-)
-from .speedup import MAX_THREADS, IOSpeedupResult, io_speedup
-from .timeline import TimelineResult, io_timeline
+from .race import MAX_TIMES, add_with_call, add_with_io, race
+from .speedup import io_speedup
+from .timeline import io_timeline
 
-__all__ = [
-    "EXERCISES",
-    "MAX_THREADS",
-    "MAX_TIMES",
-    "VARIANTS",
-    "Counter",
-    "DaemonResult",
-    "IOSpeedupResult",
-    "LedgerAccount",
-    "RaceResult",
-    "TimelineResult",
-    "add_plain",
-    "add_with_call",
-    "add_with_io",
-    "add_with_io_locked",
-    "check",
-    "daemon_exit",
-    "feedback_account",
-    "feedback_capped_speedup",
-    "feedback_fetch_all",
-    "io_speedup",
-    "io_timeline",
-    "race",
-    "speedup_chart",
-    "thread_pool",
-    "threads_left",
+__all__ = [  # grouped by section, as in the map above
+    "thread_pool", "threads_left", "daemon_exit", "io_speedup",
+    "race", "MAX_TIMES", "add_with_call", "add_with_io", "io_timeline",
+    "EXERCISES", "LedgerAccount", "feedback_account", "feedback_capped_speedup",
+    "feedback_fetch_all", "check",
 ]
 
 # python -m helpers run NAME: experiment name -> function of this package (helpers.course.registry)

@@ -1,9 +1,6 @@
 """Threads: start, join, daemons, and a pool that leaves none behind: lesson 02, section 1.
 
-Introduced in 02_threads.ipynb, section 1. ``thread_pool()`` is the ThreadPoolExecutor the
-lesson's experiments use; ``threads_left()`` is how every check and test proves that no
-thread outlived its block; ``daemon_exit()`` runs a tiny program to show what exiting does
-to a daemon thread.
+Introduced in 02_threads.ipynb, section 1.
 """
 
 from __future__ import annotations
@@ -19,7 +16,11 @@ from dataclasses import dataclass, field
 
 from ...machine import require_workers
 from ...results import Result
+from ...runner import timed
 from ...servers.http import require_delay
+
+# Jupyter's own threads: not the lesson's, and they come and go on their own
+_NOTEBOOK_MODULES = ("zmq", "ipykernel", "jupyter_client", "IPython", "tornado")
 
 
 @contextmanager
@@ -44,24 +45,16 @@ def threads_left(before: set[threading.Thread], grace: float = 1.0) -> list[str]
     """Names of threads running now that were not in `before` (waiting up to grace seconds).
 
     Trap: a pool's threads take a moment to exit after their last task, hence the grace.
-    Threads of the notebook's own machinery (Jupyter's messaging) are left out: they are not
-    the lesson's, and come and go on their own. Lesson 02, key points and exercise 1.
+    Threads of the notebook's own machinery (Jupyter's messaging) are left out.
+    Lesson 02, key points and exercise 1.
     """
     deadline = time.monotonic() + grace
     while True:
-        new = [
-            t
-            for t in threading.enumerate()
-            if t not in before and t.is_alive() and not _is_notebook_machinery(t)
-        ]
+        new = [t for t in threading.enumerate() if t not in before and t.is_alive()
+               and type(t).__module__.split(".")[0] not in _NOTEBOOK_MODULES]
         if not new or time.monotonic() > deadline:
             return [t.name for t in new]
         time.sleep(0.02)
-
-
-def _is_notebook_machinery(thread: threading.Thread) -> bool:
-    module = type(thread).__module__.split(".")[0]
-    return module in ("zmq", "ipykernel", "jupyter_client", "IPython", "tornado")
 
 
 _DAEMON_PROGRAM = """
@@ -98,28 +91,22 @@ def daemon_exit(daemon: bool, seconds: float = 0.3, timeout: float = 30.0) -> Da
     """
     require_delay(seconds)
     program = _DAEMON_PROGRAM.format(seconds=float(seconds), daemon=bool(daemon))
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=timeout
-    )
-    took = time.perf_counter() - start
+    took, done = timed(subprocess.run, [sys.executable, "-c", program], capture_output=True,
+                       text=True, timeout=timeout)
     output = done.stdout.splitlines()
-    result = DaemonResult(
+    cleanup_ran = any("clean-up ran" in line for line in output)
+    return DaemonResult(
         title=f"A worker thread with daemon={bool(daemon)} outlives the main thread",
         params={"daemon": bool(daemon), "seconds": seconds},
         rows=[{"printed": line} for line in output],
-        daemon=bool(daemon),
-        output=output,
-        cleanup_ran=any("clean-up ran" in line for line in output),
-    )
-    if result.cleanup_ran:
-        result.findings.append(
+        findings=[
             f"The interpreter waited for the worker before exiting ({took:.2f} s in all, "
             "start-up included): its work and its clean-up both ran."
-        )
-    else:
-        result.findings.append(
-            f"The interpreter exited ({took:.2f} s in all, start-up included) without waiting: "
-            "the daemon worker was stopped mid-sleep, and its finally block never ran."
-        )
-    return result
+            if cleanup_ran
+            else f"The interpreter exited ({took:.2f} s in all, start-up included) without "
+            "waiting: the daemon worker was stopped mid-sleep, and its finally block never ran."
+        ],
+        daemon=bool(daemon),
+        output=output,
+        cleanup_ran=cleanup_ran,
+    )

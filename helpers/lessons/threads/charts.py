@@ -29,44 +29,22 @@ def speedup_chart(r: IOSpeedupResult, ax=None):
             else "limit from rounds (each round waits ≥ the delay)"
         )
         ceiling = 4 * max(n)  # a limit far above the data (a zero delay) would squash the chart
-        ax.plot(
-            n,
-            [min(r.rounds_limit(k), ceiling) for k in n],
-            color="black",
-            linestyle="--",
-            label=rounds_label,
-        )
-        ax.plot(
-            n,
-            [min(r.cpu_limit(k), ceiling) for k in n],
-            color=plots.color(3),
-            linestyle="-.",
-            label="limit from CPU (requests prepared one at a time)",
-        )
-        ax.plot(
-            n,
-            [r.speedup(k) for k in n],
-            marker="o",
-            color=plots.color(0),
-            linewidth=2.5,
-            label="measured (median)",
-        )
+        cpu = [min(r.cpu_limit(k), ceiling) for k in n]
+        measured = [r.speedup(k) for k in n]
+        ax.plot(n, [min(r.rounds_limit(k), ceiling) for k in n], color="black", linestyle="--",
+                label=rounds_label)
+        ax.plot(n, cpu, color=plots.color(3), linestyle="-.",
+                label="limit from CPU (requests prepared one at a time)")
+        ax.plot(n, measured, marker="o", color=plots.color(0), linewidth=2.5,
+                label="measured (median)")
         if len(n) > 2:  # with two points a "plateau" says nothing
             ax.axvline(r.plateau, color=plots.color(1), linewidth=1.5, alpha=0.8)
-            ax.annotate(
-                f"90% of best at {r.plateau} threads",
-                (r.plateau, 1),
-                xytext=(-4, 4),
-                textcoords="offset points",
-                ha="right",
-                color=plots.color(1),
-            )
+            ax.annotate(f"90% of best at {r.plateau} threads", (r.plateau, 1), xytext=(-4, 4),
+                        textcoords="offset points", ha="right", color=plots.color(1))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log", base=2)
         ax.set_xticks(n, [str(k) for k in n])
-        # room for the limits too, but a CPU limit far above the rest may run off the chart
-        limits = [min(r.cpu_limit(k), ceiling) for k in n]
-        top = max(max(n), *(r.speedup(k) for k in n), *limits)
+        top = max(max(n), *measured, *cpu)  # room for the clipped CPU limit too
         ticks = [2**i for i in range(int(math.log2(top)) + 2)]
         ax.set_yticks(ticks, [str(t) for t in ticks])
         ax.set_ylim(0.8, ticks[-1] * 1.2)

@@ -1,8 +1,7 @@
 """The "threads" section of ``python -m helpers check``: lesson 02's effects, each named once.
 
-Introduced in 02_threads.ipynb (sections 2 and 3). The Rules below are the one place where
-an effect's name and threshold live; the check, the tests and helpers.course.guide import
-them. data/reference/*.json records these names: keep them stable.
+Introduced in 02_threads.ipynb (sections 2 and 3). The check, the tests and helpers.course.guide
+import these Rules; data/reference/*.json records their names: keep them stable.
 """
 
 from __future__ import annotations
@@ -18,9 +17,7 @@ LESSON = "threads"
 IO_SPEEDUP = Rule(LESSON, "16 threads over 32 requests of 50 ms vs 1 thread", ">=", 8.0)
 # Section 3: updates lost when threads read, wait for I/O and write back, without a lock
 # (count) and with a Lock (count).
-LOST_WITHOUT_LOCK = Rule(
-    LESSON, "updates lost: read, I/O, write without a lock", ">=", 1, unit=""
-)
+LOST_WITHOUT_LOCK = Rule(LESSON, "updates lost: read, I/O, write without a lock", ">=", 1, unit="")
 LOST_WITH_LOCK = Rule(LESSON, "updates lost: the same with a Lock", "<=", 0, unit="")
 # Reported without a threshold: they depend on where the interpreter switches threads.
 LOST_WITH_CALL = "updates lost: read, call, write"

@@ -19,10 +19,7 @@ from ...runner import DEFAULT_TIMEOUT
 
 
 class Counter:
-    """A shared count that threads add to: value is a plain int, lock a threading.Lock.
-
-    Lesson 02, section 3.
-    """
+    """A shared count that threads add to: value, an int, and lock. Lesson 02, section 3."""
 
     def __init__(self) -> None:
         self.value = 0
@@ -91,10 +88,9 @@ def _start_together(barrier: threading.Barrier, add, target: object, times: int)
 def run_together(add: Callable, target: object, times: int, threads: int) -> float:
     """Run add(target, times) in `threads` threads released at once; return the seconds taken.
 
-    Lesson 02, section 3 and exercise 2 (the bank account).
-
     The threads are always joined before this returns, on an interrupt too, so none is left
     running: an interrupt waits for the additions under way (bounded by `times`) to end.
+    Lesson 02, section 3 and exercise 2 (the bank account).
     """
     barrier = threading.Barrier(threads + 1, timeout=DEFAULT_TIMEOUT)
     workers = [
@@ -118,13 +114,6 @@ def run_together(add: Callable, target: object, times: int, threads: int) -> flo
                 w.join()
 
 
-def _count_with(add: Callable[[Counter, int], None], threads: int, times: int) -> tuple[int, float]:
-    """Run add(counter, times) in `threads` threads at once; return (final count, seconds)."""
-    counter = Counter()
-    took = run_together(add, counter, times, threads)
-    return counter.value, took
-
-
 @dataclass
 class RaceResult(Result):
     """Lost updates per way of adding to a shared counter. Lesson 02, section 3."""
@@ -136,12 +125,9 @@ class RaceResult(Result):
         from ... import charts as plots
 
         names = list(self.lost)
-        return plots.bars(
-            names,
-            [100 * self.lost[k] / self.expected[k] for k in names],
-            ylabel="updates lost (% of all)",
-            title=f"{self.params['threads']} threads add 1 to one shared counter",
-        )
+        return plots.bars(names, [100 * self.lost[k] / self.expected[k] for k in names],
+                          ylabel="updates lost (% of all)",
+                          title=f"{self.params['threads']} threads add 1 to one shared counter")
 
 
 def race(
@@ -168,19 +154,13 @@ def race(
     for name in names:
         add, share = VARIANTS[name]
         each = max(1, round(times * share))
-        expected = threads * each
-        count, took = _count_with(add, threads, each)
-        result.expected[name], result.lost[name] = expected, expected - count
-        result.rows.append(
-            {
-                "variant": name,
-                "expected": expected,
-                "counted": count,
-                "lost": expected - count,
-                "lost (%)": 100 * (expected - count) / expected,
-                "time (s)": took,
-            }
-        )
+        counter = Counter()
+        took = run_together(add, counter, each, threads)
+        expected, count = threads * each, counter.value
+        lost = expected - count
+        result.expected[name], result.lost[name] = expected, lost
+        result.rows.append({"variant": name, "expected": expected, "counted": count, "lost": lost,
+                            "lost (%)": 100 * lost / expected, "time (s)": took})
         result.findings.append(_race_finding(name, expected, count))
     seconds = {row["variant"]: row["time (s)"] for row in result.rows}
     unsafe, safe = "read, I/O, write", "read, I/O, write with a Lock"

@@ -107,11 +107,8 @@ def require_sweep(threads: Sequence[int], tasks: int, delay: float, repeats: int
 
 
 def io_speedup(
-    threads: Sequence[int] = (1, 2, 4, 8, 16, 32, 64),
-    tasks: int = 64,
-    delay: float = 0.02,
-    repeats: int = 3,
-    max_concurrent: int | None = None,
+    threads: Sequence[int] = (1, 2, 4, 8, 16, 32, 64), tasks: int = 64, delay: float = 0.02,
+    repeats: int = 3, max_concurrent: int | None = None,
 ) -> IOSpeedupResult:
     """Fetch `tasks` URLs from a server that waits `delay` s per answer, over each thread count.
 
@@ -147,34 +144,19 @@ def sweep_result(runs, in_flight, tasks, delay, repeats, max_concurrent) -> IOSp
     counts = sorted(runs)
     result = IOSpeedupResult(
         title=f"{tasks} requests that each wait {delay * 1000:.0f} ms, over 1 to {counts[-1]} threads",
-        params={
-            "threads": counts,
-            "tasks": tasks,
-            "delay": delay,
-            "repeats": repeats,
-            "max_concurrent": max_concurrent,
-        },
-        tasks=tasks,
-        delay=delay,
-        max_concurrent=max_concurrent,
-        threads=counts,
+        params={"threads": counts, "tasks": tasks, "delay": delay, "repeats": repeats,
+                "max_concurrent": max_concurrent},
+        tasks=tasks, delay=delay, max_concurrent=max_concurrent, threads=counts,
         seconds={n: [r[0] for r in runs[n]] for n in counts},
         client_cpu={n: statistics.median(r[1] for r in runs[n]) for n in counts},
         server_cpu={n: statistics.median(r[2] for r in runs[n]) for n in counts},
         in_flight=in_flight,
     )
     result.rows = [
-        {
-            "threads": n,
-            "time (s)": result.median(n),
-            "speed-up": result.speedup(n),
-            "rounds": result.rounds(n),
-            "limit from rounds": result.rounds_limit(n),
-            "client CPU (s)": result.client_cpu[n],
-            "server CPU (s)": result.server_cpu[n],
-            "limit from CPU": result.cpu_limit(n),
-            "most in flight": in_flight[n],
-        }
+        {"threads": n, "time (s)": result.median(n), "speed-up": result.speedup(n),
+         "rounds": result.rounds(n), "limit from rounds": result.rounds_limit(n),
+         "client CPU (s)": result.client_cpu[n], "server CPU (s)": result.server_cpu[n],
+         "limit from CPU": result.cpu_limit(n), "most in flight": in_flight[n]}
         for n in counts
     ]
     result.findings = io_findings(result)
@@ -185,8 +167,7 @@ def io_findings(r: IOSpeedupResult) -> list[str]:
     """What a sweep shows, in sentences with this run's figures: the best count and the limits. Lesson 02, section 2."""
     one = r.median(1)
     per_request = one / r.tasks
-    best = max(r.threads, key=r.speedup)
-    top = r.threads[-1]
+    best, top = max(r.threads, key=r.speedup), r.threads[-1]
     findings = [
         f"One thread took {one:.2f} s: {per_request * 1000:.1f} ms per request, of which "
         f"{r.delay * 1000:.0f} ms is the server's wait and {(per_request - r.delay) * 1000:.1f} "
@@ -199,18 +180,13 @@ def io_findings(r: IOSpeedupResult) -> list[str]:
             else f"It was still growing at {top} threads, the most tried here."
         ),
     ]
-    rounds, cpu = r.rounds_limit(top), r.cpu_limit(top)
-    measured = r.speedup(top)
+    rounds, cpu, measured = r.rounds_limit(top), r.cpu_limit(top), r.speedup(top)
     if r.max_concurrent is not None and top > r.max_concurrent:
-        why_rounds = (
-            f"the server answers at most {r.max_concurrent} requests at once, so "
-            f"{r.tasks} requests take {r.rounds(top)} rounds whatever the thread count"
-        )
+        why_rounds = (f"the server answers at most {r.max_concurrent} requests at once, so "
+                      f"{r.tasks} requests take {r.rounds(top)} rounds whatever the thread count")
     elif top >= r.tasks:
-        why_rounds = (
-            f"{r.tasks} requests cannot keep more than {r.tasks} threads busy: "
-            f"{r.rounds(top)} round"
-        )
+        why_rounds = (f"{r.tasks} requests cannot keep more than {r.tasks} threads busy: "
+                      f"{r.rounds(top)} round")
     else:
         why_rounds = f"{top} threads serve {r.tasks} requests in {r.rounds(top)} rounds"
     limiting = "rounds" if rounds <= cpu else "CPU"

@@ -6,6 +6,7 @@ is recorded as a task event (its thread, start and end); the chart draws one row
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from ...machine import require_workers
@@ -20,8 +21,6 @@ from .basics import thread_pool
 @dataclass
 class TimelineResult(Result):
     """The task events of one run: which thread ran which request, when (seconds). Lesson 02, section 4."""
-
-    threads: int = 0
 
     @property
     def span(self) -> float:
@@ -60,19 +59,15 @@ def io_timeline(threads: int = 8, tasks: int = 24, delay: float = 0.05) -> Timel
 def timeline_result(m, threads: int, tasks: int, delay: float) -> TimelineResult:
     """The Result of io_timeline: requests per thread, and how little CPU the waits used. Lesson 02, section 4."""
     fetches = [t for t in m.tasks if t.task == "fetch"]
-    per_thread: dict[str, int] = {}
-    for t in fetches:
-        per_thread[t.thread] = per_thread.get(t.thread, 0) + 1
+    per_thread = Counter(t.thread for t in fetches)
     result = TimelineResult(
         title=f"{tasks} requests of {delay * 1000:.0f} ms over {threads} threads",
         params={"threads": threads, "tasks": tasks, "delay": delay},
         measurement=m,
-        threads=threads,
         rows=[{"thread": name, "requests": count} for name, count in sorted(per_thread.items())],
     )
     if fetches:
-        span = max(t.end for t in fetches) - min(t.start for t in fetches)
-        busy = sum(t.cpu for t in fetches)
+        span, busy = result.span, sum(t.cpu for t in fetches)
         result.findings = [
             f"{len(fetches)} requests ran on {len(per_thread)} threads in {span:.2f} s; "
             f"one after another they would take about {sum(t.duration for t in fetches):.2f} s.",
