@@ -14,6 +14,7 @@ The sampler should agree with smaps_rollup on PSS within 5% (the "instruments" c
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import subprocess
 import time
@@ -35,23 +36,20 @@ SETTLE_TIMEOUT = 30.0  # seconds to wait for the workers to hold their memory
 
 
 def ps_rss(pids: list[int]) -> tuple[dict[int, int], str]:
-    """RSS in bytes per pid as `ps -o rss` prints it (KiB, what top's RES shows), and '' or why not. Lesson 00, section 4."""
+    """RSS in bytes per pid as `ps -o rss` prints it (KiB, top's RES), and '' or why not."""
     if shutil.which("ps") is None:
         return {}, "no ps command here (Windows)"
     done = subprocess.run(
         ["ps", "-o", "pid=,rss=", "-p", ",".join(map(str, pids))],
         capture_output=True, text=True, timeout=10, check=False,
     )
-    found = {}
-    for line in done.stdout.splitlines():
-        pid, _, kib = line.strip().partition(" ")
-        found[int(pid)] = int(kib.strip()) * 1024
-    return found, ""
+    pairs = (line.split() for line in done.stdout.splitlines())
+    return {int(pid): int(kib) * 1024 for pid, kib in pairs}, ""
 
 
 @dataclass
 class Snapshot:
-    """What ps, psutil and smaps_rollup said about some processes, read at `t` (perf_counter s). Lesson 00, section 4."""
+    """What ps, psutil and smaps_rollup said about some processes at `t` (perf_counter s)."""
 
     t: float
     pids: list[int]
@@ -62,15 +60,13 @@ class Snapshot:
 
 
 def settled(pids: list[int], min_rss: int, timeout: float = SETTLE_TIMEOUT) -> None:
-    """Wait until every pid's RSS is at least min_rss bytes and steady; TimeoutError if never. Lesson 00, section 4."""
+    """Wait until every pid's RSS is at least min_rss bytes and steady; TimeoutError if never."""
     deadline = time.monotonic() + timeout
     last: dict[int, int] = {}
     while time.monotonic() < deadline:
         now = {pid: psutil.Process(pid).memory_info().rss for pid in pids}
-        if all(
-            rss >= min_rss and abs(rss - last.get(pid, 0)) <= STEADY * rss
-            for pid, rss in now.items()
-        ):
+        moved = {pid: abs(rss - last.get(pid, 0)) for pid, rss in now.items()}
+        if all(rss >= min_rss and moved[pid] <= STEADY * rss for pid, rss in now.items()):
             return
         last = now
         time.sleep(0.05)
@@ -87,27 +83,20 @@ def snapshot(pids: list[int], min_rss: int = 0) -> Snapshot:
     settled(pids, min_rss)
     start = time.perf_counter()
     ps, why = ps_rss(pids)
-    snap = Snapshot(
-        t=0.0,
-        pids=list(pids),
-        ps=ps,
-        psutil={pid: footprint(psutil.Process(pid)) for pid in pids},
-        rollup={pid: rollup(pid) for pid in pids},
-        ps_why=why,
-    )
-    snap.t = (start + time.perf_counter()) / 2
-    return snap
+    fps = {pid: footprint(psutil.Process(pid)) for pid in pids}
+    rollups = {pid: rollup(pid) for pid in pids}
+    return Snapshot((start + time.perf_counter()) / 2, list(pids), ps, fps, rollups, why)
 
 
 def nearest_sample(m: Measurement, pid: int, t: float) -> Sample | None:
-    """The sampler's reading of pid closest in time to t (None if it never saw pid). Lesson 00, section 4."""
+    """The sampler's reading of pid closest in time to t (None if it never saw pid)."""
     mine = [s for s in m.samples if s.pid == pid]
     return min(mine, key=lambda s: abs(s.t - t)) if mine else None
 
 
 @dataclass
 class ViewsResult(Result):
-    """Per process, in MiB: RSS from ps, psutil and smaps_rollup, PSS from all but ps, side by side. Lesson 00, section 4."""
+    """Per process, in MiB: RSS from ps, psutil and smaps_rollup, PSS from all but ps."""
 
     pss_gaps: dict[int, float] = field(default_factory=dict)  # |sampler - rollup| / rollup, %
 
@@ -118,10 +107,9 @@ class ViewsResult(Result):
 
 
 def four_views(snap: Snapshot, m: Measurement) -> ViewsResult:
-    """Set the sampler's reading nearest snap.t beside ps, psutil and smaps_rollup, per process. Lesson 00, section 4."""
-    result = ViewsResult(
-        title="One instant, four instruments (MiB)", params={"pids": snap.pids}, measurement=m
-    )
+    """The sampler's PSS nearest snap.t beside ps, psutil and smaps_rollup. Lesson 00, section 4."""
+    title = "One instant, four instruments (MiB)"
+    result = ViewsResult(title, {"pids": snap.pids}, measurement=m)
     for pid in snap.pids:
         sampled, counts, fp = nearest_sample(m, pid, snap.t), snap.rollup[pid], snap.psutil[pid]
         result.rows.append(
@@ -148,19 +136,13 @@ def mib(nbytes: int | None) -> float | None:
 
 
 def views_findings(result: ViewsResult, snap: Snapshot) -> list[str]:
-    """What the side-by-side table shows, with this run's figures. Lesson 00, section 4."""
     rows = result.rows
     rss = sum(r["psutil RSS"] for r in rows)
-    findings = []
-    if snap.ps_why:
-        findings.append(f"ps could not be asked: {snap.ps_why}.")
+    findings = [f"ps could not be asked: {snap.ps_why}."] if snap.ps_why else []
     if result.worst_pss_gap is None:
-        findings.append(
-            "smaps_rollup is Linux-only, and PSS with it: on this system compare RSS and USS."
-        )
-        return findings
+        return [*findings, "smaps_rollup is Linux-only, and PSS with it: here compare RSS and USS."]
     pss = sum(r["smaps_rollup Pss"] for r in rows)
-    findings += [
+    return findings + [
         f"ps, psutil and smaps_rollup give the same RSS: one figure from the kernel. Summed over "
         f"the {len(rows)} workers it is {rss:.0f} MiB; their PSS adds up to {pss:.0f} MiB, "
         "because PSS divides each shared page among the processes that map it.",
@@ -168,18 +150,14 @@ def views_findings(result: ViewsResult, snap: Snapshot) -> list[str]:
         f"{max(abs(r['sampler off by (ms)']) for r in rows):.0f} ms away, differs from "
         f"smaps_rollup's by at most {result.worst_pss_gap:.2f}%.",
     ]
-    return findings
 
 
 def instant_views(workers: int = 3, mib_each: int = 40, hold: float = 2.0) -> ViewsResult:
     """A pool whose workers each hold mib_each MiB, read by four instruments at one instant.
 
-    The experiment behind lesson 00, section 4 and the check's "smaps_rollup PSS vs the
-    course's sampler" row; uses the course's start method.
-    Lesson 00, section 4.
+    The check's "smaps_rollup PSS vs the course's sampler" row, and lesson 00, section 4;
+    uses the course's start method.
     """
-    import multiprocessing
-
     require_workers(workers)
     with measure(interval=0.05) as m, mp_context().Pool(workers) as pool:
         holding = pool.starmap_async(hold_memory, [(mib_each, hold)] * workers, chunksize=1)

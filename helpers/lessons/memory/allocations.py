@@ -66,42 +66,32 @@ def memray_reason() -> str:
 def memray_stats(capture: Path) -> dict:
     """memray's summary of one capture file: its pid, peak memory and bytes allocated.
 
-    The figures `memray stats` prints ("peak memory", "total memory allocated"), read
-    through memray's FileReader API in this process: a `memray stats` command per file
-    costs seconds of start-up each.
+    What `memray stats` prints ("peak memory", "total memory allocated"), read in this
+    process: a `memray stats` command per file costs seconds of start-up each.
     """
     from memray import AllocatorType, FileReader
 
     frees = {AllocatorType.FREE, AllocatorType.MUNMAP}
     with FileReader(capture) as reader:
-        allocated = sum(
-            r.size for r in reader.get_allocation_records() if r.allocator not in frees
-        )
-        return {
-            "pid": reader.metadata.pid,
-            "peak": reader.metadata.peak_memory,
-            "allocated": allocated,
-        }
+        allocated = sum(r.size for r in reader.get_allocation_records() if r.allocator not in frees)
+        meta = reader.metadata
+        return {"pid": meta.pid, "peak": meta.peak_memory, "allocated": allocated}
 
 
 def run_under_memray(workers: int, items: int, timeout: float) -> tuple[list, list[dict]]:
     """Run the script under memray in a temp folder (removed after): (USS report, stats)."""
     with tempfile.TemporaryDirectory(prefix="course-memray-") as folder:
-        main = Path(folder, "main.py")
-        main.write_text(SCRIPT.format(items=items, workers=workers))
-        command = [sys.executable, "-m", "memray", "run", "--follow-fork", "-q", "-o"]
+        Path(folder, "main.py").write_text(SCRIPT.format(items=items, workers=workers))
+        command = [sys.executable, "-m", "memray", "run", "--follow-fork", "-q", "-o", "run.bin"]
         done = subprocess.run(
-            [*command, "run.bin", "main.py"],
-            cwd=folder,
-            env=helpers_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            [*command, "main.py"], cwd=folder, env=helpers_env(),
+            capture_output=True, text=True, timeout=timeout,
         )
         if done.returncode != 0:
             raise RuntimeError(f"memray run failed:\n{done.stderr.strip()[-2000:]}")
         growth = json.loads(done.stdout.strip().splitlines()[-1])
-        stats = [memray_stats(p) for p in sorted(Path(folder).glob("run.bin*")) if p.suffix != ".json"]
+        captures = [p for p in sorted(Path(folder).glob("run.bin*")) if p.suffix != ".json"]
+        stats = [memray_stats(p) for p in captures]
     return growth, stats
 
 
@@ -111,32 +101,25 @@ def memray_vs_uss(workers: int = 2, items: int = 1_000_000, timeout: float = 120
     items: distinct ints in the parent's list (about 40 MB per million on 64-bit CPython).
     Where memray cannot run, the result says why instead of failing. Lesson 04, section 6.
     """
-    reason = memray_reason()
     title = f"memray vs USS: {workers} fork workers read {items:,} distinct ints"
-    if reason:
+    if reason := memray_reason():
         return Result(title=title, params={"workers": workers}, findings=[f"Skipped: {reason}."])
     require_size(items * 40 * (workers + 1), what=f"{workers + 1} copies of {items:,} ints")
     growth, stats = run_under_memray(workers, items, timeout)
-    grown = dict(growth)
+    grown = {pid: nbytes / MiB for pid, nbytes in growth}
     rows = [
         {
             "process": "worker" if s["pid"] in grown else "parent",
             "pid": s["pid"],
             "memray: peak memory (MiB)": s["peak"] / MiB,
             "memray: allocated in all (MiB)": s["allocated"] / MiB,
-            "course: USS growth while reading (MiB)": grown[s["pid"]] / MiB
-            if s["pid"] in grown
-            else None,
+            "course: USS growth while reading (MiB)": grown.get(s["pid"]),
         }
         for s in stats
     ]
     rows.sort(key=lambda r: r["process"] != "parent")
-    return Result(
-        title=title,
-        params={"workers": workers, "items": items},
-        rows=rows,
-        findings=memray_findings(rows),
-    )
+    params = {"workers": workers, "items": items}
+    return Result(title=title, params=params, rows=rows, findings=memray_findings(rows))
 
 
 def memray_findings(rows: list[dict]) -> list[str]:

@@ -1,16 +1,15 @@
 """Forking a process that runs threads: Python 3.12's DeprecationWarning, measured.
 
 Introduced in 01_process_pool.ipynb (section 2, "fork in a process with threads"). fork
-copies only the thread that calls it; a lock another thread held at that instant stays
-locked forever in the child. From Python 3.12, os.fork() in a process with more than one
-thread warns ("This process ... is multi-threaded, use of fork() may lead to deadlocks in
-the child"). A Jupyter kernel always runs threads (its heartbeat, its IOPub sender), so
-every fork-started worker in a notebook is forked from a multi-threaded process.
+copies only the thread that calls it; a lock another thread held then stays locked forever in
+the child. From Python 3.12, os.fork() in a multi-threaded process warns ("This process ...
+is multi-threaded, use of fork() may lead to deadlocks in the child"). A Jupyter kernel
+always runs threads (heartbeat, IOPub), so every fork-started worker in a notebook is forked
+from a multi-threaded process.
 
 Trap: the warning is attributed to multiprocessing's own module, and Python's default
 filters show DeprecationWarnings only for code in __main__: most learners never see it,
-pytest does. fork_with_threads() records it twice: with the filters in force, and with
-every warning shown.
+pytest does. fork_with_threads() records it with the filters in force and with all shown.
 """
 
 from __future__ import annotations
@@ -38,14 +37,11 @@ class ForkWarningResult(Result):
     shown: list[str] = field(default_factory=list)  # with the filters in force
     raised: list[str] = field(default_factory=list)  # with every warning shown
 
-    def plot(self):
-        raise NotImplementedError("this experiment is a table: show the result itself")
-
 
 def fork_with_threads() -> ForkWarningResult:
     """Start a 1-worker pool with fork here, twice, recording the warnings each raises.
 
-    Lesson 01, section 2. Where fork does not exist (Windows), the result says so.
+    Where fork does not exist (Windows), the result says so. Lesson 01, section 2.
     """
     result = ForkWarningResult(
         title="Forking a worker from a process that runs threads",
@@ -56,16 +52,15 @@ def fork_with_threads() -> ForkWarningResult:
     if "fork" not in start_methods():
         result.findings = ["This system has no fork start method: nothing to warn about."]
         return result
-    for always, kept in ((False, result.shown), (True, result.raised)):
-        with warnings.catch_warnings(record=True) as caught:
-            if always:
-                warnings.simplefilter("always")
+    for action, kept in ((None, result.shown), ("always", result.raised)):
+        with warnings.catch_warnings(record=True, action=action) as caught:
             with mp_context("fork").Pool(1) as pool:
                 pool.map(cpu.increment, [1])
                 pool.close()
                 pool.join()
             del pool  # its semaphores go now, not when the kernel ends
-        kept += [f"{w.category.__name__}: {w.message}" for w in caught if FORK_WARNING in str(w.message)]
+        forks = [w for w in caught if FORK_WARNING in str(w.message)]
+        kept += [f"{w.category.__name__}: {w.message}" for w in forks]
     result.rows = [
         {"filters": "as in force here", "fork warnings seen": len(result.shown)},
         {"filters": 'warnings.simplefilter("always")', "fork warnings seen": len(result.raised)},
@@ -75,13 +70,11 @@ def fork_with_threads() -> ForkWarningResult:
 
 
 def fork_findings(r: ForkWarningResult) -> list[str]:
-    version = platform.python_version()
+    version = r.params["python"]
     threads = (
         f"This process runs {len(r.threads)} Python thread{'s' * (len(r.threads) > 1)} "
         f"({', '.join(r.threads)}) and {r.os_threads} threads in all."
     )
-    if not r.rows:
-        return r.findings
     if not r.raised:
         return [
             threads,

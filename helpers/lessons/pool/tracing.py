@@ -1,16 +1,14 @@
 """The chunksize timeline seen by viztracer, a tracer learners already use, beside the course's.
 
 Introduced in 01_process_pool.ipynb (section 4, "The same run through viztracer"). A small
-script maps short tasks on a Pool at chunksize 1 and at Pool.map's default; it runs under
-``viztracer``, which follows the pool's worker processes (fork, spawn and forkserver) and
-writes one trace of all of them. The script also keeps the course's own timeline: each task
-times itself in its worker (``cpu.spin_timed``). The two views of the same run are then
-compared: the number of tasks each saw, and the median duration of a task.
+script maps short tasks on a Pool at chunksize 1 and at Pool.map's default under ``viztracer``,
+which follows the workers (fork, spawn and forkserver) into one trace; each task also times
+itself in its worker (``cpu.spin_timed``), the course's timeline. The two views are compared:
+the number of tasks each saw, and the median duration of a task.
 
-Trap: a tracer slows what it traces (every Python call is recorded), so both views show
-slower tasks than an untraced run; they are compared with each other, never with a run
-without the tracer. Everything viztracer writes goes to a temporary folder that is removed;
-pass ``save_as`` to keep a copy of the trace and open it with ``vizviewer <file>``.
+Trap: a tracer slows what it traces (every Python call is recorded): the two views are
+compared with each other, never with an untraced run. viztracer writes to a temporary folder
+that is removed; ``save_as`` keeps a copy of the trace, for ``vizviewer <file>``.
 """
 
 from __future__ import annotations
@@ -73,21 +71,17 @@ VIZTRACER_OPTIONS = ["--quiet", "--ignore_c_function", "--min_duration=20us"]
 
 def viztracer_missing() -> str:
     """'' where viztracer can run here, else why not (in a few words)."""
-    if importlib.util.find_spec("viztracer") is None:
-        return "viztracer is not installed in this Python (pip install viztracer)"
-    return ""
+    missing = importlib.util.find_spec("viztracer") is None
+    return "viztracer is not installed in this Python (pip install viztracer)" if missing else ""
 
 
 @dataclass
 class TraceResult(Result):
-    """Tasks per chunksize as the course's timeline and viztracer's trace saw them.
-
-    course and traced: chunksize -> the tasks' durations in seconds (one per task seen).
-    """
+    """Tasks per chunksize as the course's timeline and viztracer's trace saw them."""
 
     start_method: str = ""
-    course: dict[int, list[float]] = field(default_factory=dict)
-    traced: dict[int, list[float]] = field(default_factory=dict)
+    course: dict[int, list[float]] = field(default_factory=dict)  # chunksize -> tasks' seconds
+    traced: dict[int, list[float]] = field(default_factory=dict)  # the same, one per task seen
     command: str = ""
     saved_as: str = ""
 
@@ -98,14 +92,10 @@ class TraceResult(Result):
 
     def duration_difference(self) -> float:
         """|median traced task / median course task - 1|, in percent, over all tasks."""
-        course = [d for durations in self.course.values() for d in durations]
-        traced = [d for durations in self.traced.values() for d in durations]
+        course, traced = ([d for ds in v.values() for d in ds] for v in (self.course, self.traced))
         if not course or not traced:
             return float("nan")
         return abs(statistics.median(traced) / statistics.median(course) - 1) * 100
-
-    def plot(self):
-        raise NotImplementedError("this comparison is a table: show the result itself")
 
 
 def trace_chunksize(
@@ -124,8 +114,7 @@ def trace_chunksize(
     """
     require_workers(tasks, what="tasks")
     require_positive(task_seconds, "task_seconds")
-    missing = viztracer_missing()
-    if missing:
+    if missing := viztracer_missing():
         raise RuntimeError(missing)
     method = start_method or course_start_method()
     sizes = [1, max(2, pool_default_chunksize(tasks, 2))]
@@ -147,16 +136,13 @@ def trace_chunksize(
 
 
 def run_traced(command: list[str], folder: Path, timeout: float) -> None:
-    """Run the traced script in folder; RuntimeError with its output if it fails or hangs.
-
-    On timeout the script and every process it started are ended, workers included.
-    """
+    """Run the traced script in folder; RuntimeError with its output if it fails or hangs."""
     with open(folder / "output.log", "w") as log:
         script = psutil.Popen(command, cwd=folder, env=helpers_env(), stdout=log, stderr=log)
     try:
         script.wait(timeout)
     except psutil.TimeoutExpired:
-        reap([script, *script.children(recursive=True)])
+        reap([script, *script.children(recursive=True)])  # the pool's workers too
         raise RuntimeError(f"viztracer's run took over {timeout:.0f} s; it was stopped") from None
     if script.returncode != 0:
         output = (folder / "output.log").read_text().strip()
@@ -168,33 +154,22 @@ def trace_result(trace: Path, timeline: Path, method: str) -> TraceResult:
     course = {int(size): [end - start for _, start, end, _ in done]
               for size, done in json.loads(timeline.read_text()).items()}
     events = [e for e in json.loads(trace.read_text())["traceEvents"] if e.get("ph") == "X"]
-    maps = sorted(
-        (e for e in events if e["name"].startswith(MAP_FUNCTION + " ")), key=lambda e: e["ts"]
-    )
-    spans = dict(zip(sorted(course), maps, strict=False))  # the maps ran in this order
+    maps = [e for e in events if e["name"].startswith(MAP_FUNCTION + " ")]
+    maps.sort(key=lambda e: e["ts"])  # they ran in the order of sorted(course)
+    tasks = [e for e in events if e["name"].startswith(TASK_FUNCTION + " ")]
     traced: dict[int, list[float]] = {size: [] for size in course}
-    for e in events:
-        if not e["name"].startswith(TASK_FUNCTION + " "):
-            continue
-        for size, span in spans.items():
-            if span["ts"] <= e["ts"] <= span["ts"] + span["dur"]:
-                traced[size].append(e["dur"] / 1e6)  # viztracer's times are in µs
-    result = TraceResult(
-        title=f"The chunksize timeline, traced by viztracer ({method})",
-        params={},
-        start_method=method,
-        course=course,
-        traced=traced,
-    )
+    for size, span in zip(sorted(course), maps, strict=False):
+        inside = [e for e in tasks if span["ts"] <= e["ts"] <= span["ts"] + span["dur"]]
+        traced[size] = [e["dur"] / 1e6 for e in inside]  # viztracer's times are in µs
+    title = f"The chunksize timeline, traced by viztracer ({method})"
+    result = TraceResult(title, {}, start_method=method, course=course, traced=traced)
     result.rows = [
         {
             "chunksize": size,
             "tasks, course's timeline": len(course[size]),
             "tasks, viztracer": len(traced[size]),
             "median task (µs), course": statistics.median(course[size]) * 1e6,
-            "median task (µs), viztracer": statistics.median(traced[size]) * 1e6
-            if traced[size]
-            else float("nan"),
+            "median task (µs), viztracer": statistics.median(traced[size] or [float("nan")]) * 1e6,
         }
         for size in sorted(course)
     ]
@@ -204,11 +179,10 @@ def trace_result(trace: Path, timeline: Path, method: str) -> TraceResult:
 
 def trace_findings(r: TraceResult) -> list[str]:
     course = sum(len(v) for v in r.course.values())
-    traced = sum(len(v) for v in r.traced.values())
-    agree = "the same count" if traced == course else f"{traced - course:+d} tasks"
+    agree = f"{r.count_difference:+d} tasks" if r.count_difference else "the same count"
     return [
-        f"viztracer recorded {traced} calls of {TASK_FUNCTION} in the workers; the course's "
-        f"timeline recorded {course} tasks: {agree}.",
+        f"viztracer recorded {course + r.count_difference} calls of {TASK_FUNCTION} in the "
+        f"workers; the course's timeline recorded {course} tasks: {agree}.",
         f"A task's median duration differs by {r.duration_difference():.1f}% between the two "
         "views of the same run. Both are slower than in an untraced run: the tracer records "
         "every Python call, and that costs time in the workers.",
