@@ -8,6 +8,7 @@ Introduced in 01_process_pool.ipynb. Every experiment that starts processes goes
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from multiprocessing.pool import Pool
@@ -111,3 +112,10 @@ def progress(
         yield from tqdm(items, total=total, desc=desc, leave=False)
     else:
         yield from items
+
+
+def timed(func, *args, **kwargs) -> tuple[float, object]:
+    """Call func and return (seconds on perf_counter, its return value)."""
+    start = time.perf_counter()
+    value = func(*args, **kwargs)
+    return time.perf_counter() - start, value
