@@ -13,27 +13,14 @@ Introduced in 07_the_post_retested.ipynb. The notebook calls:
 
 from __future__ import annotations
 
-from . import check as rules
 from . import quick, tasks
-from .copies import (
-    LISTS,
-    Copies,
-    copies_findings,
-    forkserver_sentence,
-    measure_copies,
-    workers_here,
-)
+from .copies import copies_findings, forkserver_sentence, measure_copies, workers_here
 from .exercises import feedback_every_error, feedback_one_copy, feedback_pool_size
-from .programs import PROGRAM_FILES, PROGRAMS, ProgramRun, program_path, run_program, trace_table
-from .verdicts import VerdictTable, measure_claims, verdict_table
+from .programs import PROGRAMS, program_path, run_program, trace_table
+from .verdicts import measure_claims, verdict_table
 
 __all__ = [
-    "LISTS",
     "PROGRAMS",
-    "PROGRAM_FILES",
-    "Copies",
-    "ProgramRun",
-    "VerdictTable",
     "copies_findings",
     "feedback_every_error",
     "feedback_one_copy",
@@ -43,7 +30,6 @@ __all__ = [
     "measure_copies",
     "program_path",
     "quick",
-    "rules",
     "run_program",
     "tasks",
     "trace_table",

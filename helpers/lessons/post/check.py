@@ -1,9 +1,6 @@
-"""Lesson 07's effects, each named once with its threshold, and the "post" section of the check.
-
-``python -m helpers check post`` runs check(quick): program 3 as the post wrote it (the share
-of its tasks whose error was lost), the corrected program under fork (summed RSS against
-PSS), and forkserver with a script's global, without and with set_forkserver_preload().
-The verdict table of the notebook (helpers.lessons.post.verdicts) judges with the same Rules.
+"""Lesson 07's effects, each named once with its threshold, and the "post" section of the check
+(``python -m helpers check post``: check(quick) below). The verdict table of the notebook
+(helpers.lessons.post.verdicts) judges with the same Rules.
 """
 
 from __future__ import annotations
@@ -11,6 +8,8 @@ from __future__ import annotations
 from ...course.check import Effect, Rule, report_only
 from ...machine import start_method, start_methods
 from ...units import MiB
+from .copies import measure_copies
+from .programs import run_program
 
 LESSON = "post"
 
@@ -53,21 +52,16 @@ FORKSERVER_PRELOAD = Rule(
 
 def lost_errors(quick: bool = True) -> Effect:
     """Run program 3 as written, traced, and judge the share of its tasks' errors it lost."""
-    from .programs import run_program
-
     run = run_program("program 3", traced=True, start_method=start_method())
     reported = "nothing" if run.returncode == 0 and not run.stderr.strip() else "an error"
-    why = (
-        f"{run.failed_tasks} of {run.trace['tasks_sent'] if run.trace else '?'} tasks raised "
-        f"{', '.join(run.trace['failed']) if run.trace else '?'}; the program reported {reported}"
-    )
+    trace = run.trace or {"tasks_sent": "?", "failed": ["?"]}
+    why = (f"{run.failed_tasks} of {trace['tasks_sent']} tasks raised "
+           f"{', '.join(trace['failed'])}; the program reported {reported}")
     return LOST_ERRORS.judge(run.lost_share, why)
 
 
 def fork_illusion(quick: bool = True) -> list[Effect]:
     """The corrected program 3 under fork, the post's list: copies by summed RSS and by PSS."""
-    from .copies import measure_copies
-
     if "fork" not in start_methods():
         return [report_only(LESSON, FORK_ONE_COPY.effect, None, why="no fork on this platform")]
     copies = measure_copies(methods=("fork",), kinds=("post",), workers=2 if quick else None)

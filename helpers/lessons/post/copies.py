@@ -1,10 +1,10 @@
 """How many copies of program 3's list does the corrected program hold? Measured per start method.
 
 Lesson 07, section 3. Each case runs ``post_programs/program3_corrected.py METHOD LIST WORKERS``
-as a script under helpers.measure() and adds up, over the program's own processes (the
-script, its workers, a forkserver and a resource tracker where there are some), each
-process's peak RSS, USS and PSS. The same program with ``none`` (a range: the same items
-printed, no list) is the baseline, so that
+as a script under helpers.measure() and adds up RSS, USS and PSS over the program's own
+processes (the script, its workers, a forkserver and a resource tracker where there are some)
+at the sampling instant their sum peaks. The same program with ``none`` (a range: the same
+items printed, no list) is the baseline, so that
 
     copies by a metric = (program's sum with the list - its sum with none) / one list's size
 
@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ...machine import memory_budget_bytes, start_method, start_methods, usable_cores
+from ...results import html_table
 from ...units import MiB
 from .programs import ProgramRun, run_program
 
@@ -31,6 +32,7 @@ ITEMS = 1_000_000  # the post's size, fixed in the program
 POST_WORKERS = 8  # the post's Pool(8)
 INTERPRETER_BYTES = 40 * MiB  # a generous bound on one worker's own memory, for sizing only
 METRICS = ("rss", "uss", "pss")
+LABELS = {"rss": "RSS", "uss": "USS", "pss": "PSS", "truth": "ground truth"}  # "truth": the drop
 
 
 def object_bytes(obj) -> int:
@@ -40,23 +42,13 @@ def object_bytes(obj) -> int:
     return size if size > 512 else -(-size // 16) * 16
 
 
-def build_list(kind: str):
-    """The list program3_corrected.py builds for `kind` (post, distinct, none)."""
-    if kind == "post":
-        return [0] * ITEMS
-    if kind == "distinct":
-        return [1000 + i for i in range(ITEMS)]
-    return range(ITEMS)
-
-
 def list_bytes(kind: str) -> int:
-    """Bytes one copy of the program's list takes: the list, plus each distinct item once.
-
-    Built here and sized object by object (a range, the baseline, counts as 0).
+    """Bytes one copy of the list program3_corrected.py builds for `kind` takes: the list, plus
+    each distinct item once. Built here and sized object by object (none, a range, counts 0).
     """
     if kind == "none":
         return 0
-    items = build_list(kind)
+    items = [0] * ITEMS if kind == "post" else [1000 + i for i in range(ITEMS)]
     distinct = {id(x): x for x in items}.values()
     return object_bytes(items) + sum(object_bytes(x) for x in distinct)
 
@@ -73,31 +65,22 @@ def workers_here() -> tuple[int, str]:
     by_memory = max(1, budget // per_process - 2)  # the parent holds the list and its numbers
     workers = max(2, min(POST_WORKERS, cores, by_memory))
     if workers == POST_WORKERS:
-        why = f"{workers} workers, as in the post: this machine has {cores} usable cores"
-    else:
-        limits = []
-        if cores < POST_WORKERS:
-            limits.append(f"{cores} usable core{'s' if cores != 1 else ''}")
-        if by_memory < POST_WORKERS:
-            limits.append(f"a memory budget of {budget / MiB:.0f} MiB")
-        why = (
-            f"{workers} workers instead of the post's {POST_WORKERS}: this machine has "
-            f"{' and '.join(limits)}; the sums below scale with the number of workers"
-        )
-    return workers, why
+        return workers, f"{workers} workers, as in the post: this machine has {cores} usable cores"
+    limits = [f"{cores} usable core{'s' if cores != 1 else ''}"] if cores < POST_WORKERS else []
+    if by_memory < POST_WORKERS:
+        limits.append(f"a memory budget of {budget / MiB:.0f} MiB")
+    return workers, (
+        f"{workers} workers instead of the post's {POST_WORKERS}: this machine has "
+        f"{' and '.join(limits)}; the sums below scale with the number of workers"
+    )
 
 
 @dataclass(frozen=True)
 class Case:
-    """One run of the corrected program: sums over its processes in bytes, and the run."""
+    """One run of the corrected program, and its sums in bytes by metric ("truth": the drop)."""
 
-    method: str
-    kind: str
-    workers: int
     sums: dict[str, int]
-    drop: int
     run: ProgramRun
-
 
 
 @dataclass
@@ -114,11 +97,7 @@ class Copies:
         case, base = self.cases.get((method, kind)), self.cases.get((method, "none"))
         if case is None or base is None or not self.sizes.get(kind):
             return None
-        if metric == "truth":
-            extra = case.drop - base.drop
-        else:
-            extra = case.sums[metric] - base.sums[metric]
-        return extra / self.sizes[kind]
+        return (case.sums[metric] - base.sums[metric]) / self.sizes[kind]
 
     def per_process(self, method: str, kind: str, metric: str) -> float | None:
         """Copies by metric divided by the processes holding the list (workers + the script)."""
@@ -126,54 +105,40 @@ class Copies:
         return None if copies is None else copies / (self.workers + 1)
 
     def rows(self) -> list[dict]:
-        out = []
-        for (method, kind), case in self.cases.items():
-            row = {
+        return [
+            {
                 "start method": method,
                 "list": kind,
                 "processes": len(case.run.processes()),
-                **{f"Σ {m.upper()} MiB": case.sums[m] / MiB for m in METRICS},
-                "ground truth MiB": case.drop / MiB,
+                **{f"Σ {LABELS[m]} MiB": case.sums[m] / MiB for m in METRICS},
+                "ground truth MiB": case.sums["truth"] / MiB,
                 "seconds": case.run.seconds,
+                **{f"copies by {name}": self.copies(method, kind, m) for m, name in LABELS.items()},
             }
-            for metric in (*METRICS, "truth"):
-                copies = self.copies(method, kind, metric)
-                row[f"copies by {'ground truth' if metric == 'truth' else metric.upper()}"] = copies
-            out.append(row)
-        return out
+            for (method, kind), case in self.cases.items()
+        ]
 
     def _repr_html_(self) -> str:
-        rows = self.rows()
-        if not rows:
-            return "<p>no case measured</p>"
-        head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
-
         def cell(v) -> str:
-            if v is None:
-                return "<td>–</td>"
-            return f"<td>{v:.2f}</td>" if isinstance(v, float) else f"<td>{html.escape(str(v))}</td>"
+            return "–" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
 
-        body = "".join("<tr>" + "".join(cell(v) for v in r.values()) + "</tr>" for r in rows)
         sizes = ", ".join(f"{k}: {v / MiB:.1f} MiB" for k, v in self.sizes.items() if v)
-        return (
-            f"<p>{html.escape(self.why_workers)}. One copy of each list: {sizes}.</p>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        )
+        table = html_table([{k: cell(v) for k, v in row.items()} for row in self.rows()])
+        return f"<p>{html.escape(self.why_workers)}. One copy of each list: {sizes}.</p>{table}"
 
     def plot(self, kind: str = "post"):
         """Copies of one list by each metric, per start method: the post's illusion in one chart."""
         from ... import charts
 
         methods = sorted({m for m, k in self.cases if k == kind})
-        metrics = ("rss", "uss", "pss", "truth")
         with charts.style():
             fig, ax = charts.new_axes(None)
-            width = 0.8 / len(metrics)
-            for i, metric in enumerate(metrics):
+            width = 0.8 / len(LABELS)
+            for i, (metric, label) in enumerate(LABELS.items()):
                 values = [self.copies(m, kind, metric) or 0.0 for m in methods]
                 positions = [j + (i - 1.5) * width for j in range(len(methods))]
                 drawn = ax.bar(positions, values, width, color=charts.color(i),
-                               label="ground truth" if metric == "truth" else f"summed {metric.upper()}")
+                               label=label if metric == "truth" else f"summed {label}")
                 ax.bar_label(drawn, fmt="%.1f", padding=2)
             ax.axhline(self.workers + 1, color="black", linestyle="--",
                        label=f"one copy per process ({self.workers + 1})")
@@ -183,14 +148,6 @@ class Copies:
             ax.legend(fontsize="small")
             charts.close_if_inline(fig)
         return fig
-
-
-def run_case(method: str, kind: str, workers: int, timeout: float = 120.0) -> Case:
-    """Run the corrected program once, measured: `python program3_corrected.py METHOD KIND N`."""
-    run = run_program("program 3, corrected", method, kind, str(workers), timeout=timeout)
-    sums = {m: run.memory_bytes(m) for m in METRICS}
-    drop = run.measurement.system_drop if run.measurement else 0
-    return Case(method, kind, workers, sums, drop, run)
 
 
 def measure_copies(
@@ -204,45 +161,40 @@ def measure_copies(
     workers: default workers_here(). About 1-2 s per case on an idle machine.
     """
     if methods is None:
-        offered = start_methods()
-        methods = tuple(dict.fromkeys([start_method(), *offered]))
-    chosen, why = workers_here()
-    if workers is not None:
-        chosen, why = workers, f"{workers} workers, as asked"
+        methods = tuple(dict.fromkeys([start_method(), *start_methods()]))
+    chosen, why = workers_here() if workers is None else (workers, f"{workers} workers, as asked")
     result = Copies(chosen, why, sizes={k: list_bytes(k) for k in kinds})
     for method in methods:
         for kind in ("none", *kinds):
-            result.cases[(method, kind)] = run_case(method, kind, chosen)
+            # python program3_corrected.py METHOD KIND WORKERS, measured
+            run = run_program("program 3, corrected", method, kind, str(chosen), timeout=120.0)
+            sums = {m: run.memory_bytes(m) for m in METRICS}
+            result.cases[(method, kind)] = Case({**sums, "truth": run.measurement.system_drop}, run)
     return result
-
-
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}"
 
 
 def copies_findings(copies: Copies) -> str:
     """What this run showed, per start method, in sentences built from its figures (Markdown)."""
-    lines = []
-    for method in dict.fromkeys(m for m, _ in copies.cases):
-        rss, pss = copies.copies(method, "post", "rss"), copies.copies(method, "post", "pss")
-        truth, distinct = copies.copies(method, "post", "truth"), copies.copies(method, "distinct", "pss")
-        lines.append(
-            f"- **{method}**, {copies.workers} workers and the script: the post's list showed "
-            f"{_fmt(rss)} copies by summed RSS, {_fmt(pss)} by PSS and {_fmt(truth)} by the "
-            f"system's own figure; a list of distinct ints, {_fmt(distinct)} by PSS."
-        )
-    return "\n".join(lines)
+
+    def shown(method: str, kind: str, metric: str) -> str:
+        value = copies.copies(method, kind, metric)
+        return "–" if value is None else f"{value:.1f}"
+
+    return "\n".join(
+        f"- **{m}**, {copies.workers} workers and the script: the post's list showed "
+        f"{shown(m, 'post', 'rss')} copies by summed RSS, {shown(m, 'post', 'pss')} by PSS and "
+        f"{shown(m, 'post', 'truth')} by the system's own figure; a list of distinct ints, "
+        f"{shown(m, 'distinct', 'pss')} by PSS."
+        for m in dict.fromkeys(m for m, _ in copies.cases)
+    )
 
 
 def forkserver_sentence(copies: Copies | None = None) -> str:
     """The course's sentence on forkserver and a script's globals for this Python, and what
     this run measured of it (the corrected program's list is a module-level global)."""
-    try:
-        from ..memory.forkserver import version_sentence
-    except ImportError:  # lesson 04's module is missing from this checkout
-        said = "Lesson 04, section 4 measures what forkserver does with a script's globals."
-    else:
-        said = version_sentence()
+    from ..memory.forkserver import version_sentence
+
+    said = version_sentence()
     if copies is None or copies.copies("forkserver", "post", "pss") is None:
         return said
     measured = copies.per_process("forkserver", "post", "pss")

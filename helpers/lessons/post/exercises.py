@@ -18,7 +18,7 @@ from multiprocessing import get_context
 import numpy as np
 
 from ...course.feedback import feedback, unanswered
-from ...machine import memory_budget_bytes, usable_cores
+from ...machine import memory_budget_bytes, mp_context, usable_cores
 from ...units import MiB
 from . import tasks
 
@@ -51,8 +51,6 @@ def feedback_every_error(collect_errors) -> bool | None:
     """
     if collect_errors is None:
         return unanswered("Write collect_errors(pool, func, items) above, then run this cell.", exercise=EX_ERRORS)
-    from ...machine import mp_context
-
     items = list(range(ITEMS))
     failing = [i for i in items if i % EVERY == 0]
     with mp_context().Pool(2) as pool:
@@ -81,20 +79,6 @@ def feedback_every_error(collect_errors) -> bool | None:
     )
 
 
-def _array_bytes() -> int:
-    """16 MiB, less where a copy per worker (and the parent's) would not fit the budget."""
-    return int(min(16 * MiB, memory_budget_bytes() // 6))
-
-
-def bare_worker_uss(ctx, workers: int = 2) -> int:
-    """Private bytes of a spawn worker holding no data (the exercise's baseline), median."""
-    with ctx.Pool(workers, initializer=tasks.keep, initargs=(None,)) as pool:
-        reports = pool.map(tasks.sum_array, [None] * workers, chunksize=1)
-        pool.close()
-        pool.join()
-    return int(statistics.median(r["uss"] for r in reports))
-
-
 def _shm_names() -> set[str]:
     """Shared memory segments (SharedMemory's psm_ names) now in /dev/shm."""
     try:
@@ -112,7 +96,8 @@ def feedback_one_copy(run_readers, workers: int = 2) -> bool | None:
     if run_readers is None:
         return unanswered("Write run_readers(ctx, numbers, workers) above, then run this cell.", exercise=EX_COPY)
     ctx = get_context("spawn")
-    numbers = np.arange(_array_bytes() // 8, dtype=np.float64)
+    # 16 MiB, less where a copy per worker (and the parent's) would not fit the memory budget
+    numbers = np.arange(int(min(16 * MiB, memory_budget_bytes() // 6)) // 8, dtype=np.float64)
     before = _shm_names()
     finished, reports, raised = _run_with_timeout(run_readers, ctx, numbers, workers)
     left = sorted(_shm_names() - before)
@@ -125,7 +110,12 @@ def feedback_one_copy(run_readers, workers: int = 2) -> bool | None:
     expected = float(numbers.sum())
     if len(reports) < workers or any(r["sum"] != expected for r in reports):
         return feedback(False, "", f"expected {workers} reports each summing to {expected:g}; got {[r['sum'] for r in reports]}.", exercise=EX_COPY)
-    grown = statistics.median(r["uss"] for r in reports) - bare_worker_uss(ctx, workers)
+    with ctx.Pool(workers, initializer=tasks.keep, initargs=(None,)) as pool:  # holding no data
+        bare = pool.map(tasks.sum_array, [None] * workers, chunksize=1)
+        pool.close()
+        pool.join()
+    bare_uss = int(statistics.median(r["uss"] for r in bare))
+    grown = statistics.median(r["uss"] for r in reports) - bare_uss
     if grown > numbers.nbytes / 2:
         return feedback(
             False, "",

@@ -11,12 +11,14 @@ which counts what the pool's tasks sent back to the parent.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,7 @@ import psutil
 from ... import measure
 from ...probes import Measurement
 from ...processes import helpers_env
+from ...results import html_table
 
 PROGRAMS = Path(__file__).resolve().parents[3] / "notebooks" / "post_programs"
 PROGRAM_FILES = {
@@ -37,17 +40,13 @@ PROGRAM_FILES = {
 }
 DEFAULT_TIMEOUT = 60.0  # seconds; the slowest program needs about 5 s on an idle machine
 GRACE = 3.0  # seconds multiprocessing's helpers get to exit after their program ended
-_SHOWN_LINES = 8  # lines of a long output shown at each end
 
 
 def program_path(name: str) -> Path:
     """The file of a program by its name in PROGRAM_FILES ("program 3") or its file name."""
-    file = PROGRAM_FILES.get(name, name)
-    path = PROGRAMS / file
+    path = PROGRAMS / PROGRAM_FILES.get(name, name)
     if not path.is_file():
-        raise ValueError(
-            f"no program {name!r} in {PROGRAMS}; known: {', '.join(PROGRAM_FILES)}"
-        )
+        raise ValueError(f"no program {name!r} in {PROGRAMS}; known: {', '.join(PROGRAM_FILES)}")
     return path
 
 
@@ -68,7 +67,7 @@ class ProgramRun:
     seconds: float
     timed_out: bool
     left_behind: int
-    measurement: Measurement | None = None
+    measurement: Measurement
     trace: dict | None = None
     program_pids: set[int] = field(default_factory=set)
     pid: int | None = None
@@ -83,21 +82,15 @@ class ProgramRun:
         return sum(self.trace["failed"].values()) if self.trace else 0
 
     @property
-    def lost_errors(self) -> int:
-        """Failed tasks whose error the program never saw (not raised by .get(), no callback)."""
-        return max(0, self.failed_tasks - self.trace["surfaced"]) if self.trace else 0
-
-    @property
     def lost_share(self) -> float | None:
-        """Lost errors over the tasks the pool ran: 1.0 means every task failed unseen."""
+        """Failed tasks whose error the program never saw (not raised by .get(), no callback)
+        over the tasks the pool ran: 1.0 means every task failed unseen."""
         if not self.trace or not self.trace["tasks_sent"]:
             return None
-        return self.lost_errors / self.trace["tasks_sent"]
+        return max(0, self.failed_tasks - self.trace["surfaced"]) / self.trace["tasks_sent"]
 
     def processes(self) -> list:
         """The program's processes as measured (its own and its workers), peaks in bytes."""
-        if self.measurement is None:
-            return []
         return [p for p in self.measurement.per_process() if p.pid in self.program_pids]
 
     def workers(self) -> list:
@@ -106,10 +99,8 @@ class ProgramRun:
 
     def summary(self) -> str:
         """How it ended, in one line."""
-        if self.timed_out:
-            end = "did not finish in time and was stopped"
-        else:
-            end = f"exited with status {self.returncode}"
+        end = ("did not finish in time and was stopped" if self.timed_out
+               else f"exited with status {self.returncode}")
         left = f"; {self.left_behind} leftover processes killed" if self.left_behind else ""
         return (
             f"{' '.join(Path(c).name if c.endswith('.py') else c for c in self.command[1:])}: "
@@ -117,8 +108,9 @@ class ProgramRun:
             f"{len(self.stderr.splitlines())} on stderr{left}"
         )
 
-    def output(self, lines: int = _SHOWN_LINES) -> str:
-        """stdout then stderr as the terminal would show them, long outputs cut in the middle."""
+    def output(self, lines: int = 8) -> str:
+        """stdout then stderr as the terminal would show them, long outputs cut in the middle
+        (`lines` kept at each end)."""
 
         def cut(text: str) -> list[str]:
             rows = text.splitlines()
@@ -144,48 +136,31 @@ class ProgramRun:
         Summing at one instant, not each process's own peak: the peaks of processes that
         start and grow at different moments would add up to more than was ever in use.
         """
-        if self.measurement is None:
-            return 0
-        totals: dict[float, int] = {}
+        totals: Counter[float] = Counter()
         for s in self.measurement.samples:
             if s.pid in self.program_pids:
-                totals[s.t] = totals.get(s.t, 0) + (getattr(s, metric) or 0)
+                totals[s.t] += getattr(s, metric) or 0
         return max(totals.values(), default=0)
 
 
-def _group_members(group: int) -> list[psutil.Process]:
-    """Processes still alive in process group `group` (POSIX), zombies left out."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == group and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except (OSError, psutil.Error):
-            continue
-    return found
-
-
 def _survivors(proc: subprocess.Popen, known: set[int]) -> list[psutil.Process]:
-    if hasattr(os, "killpg"):
-        return [p for p in _group_members(proc.pid) if p.pid != proc.pid]
+    """The program's other processes still alive, zombies left out (see end_everything)."""
+    grouped = hasattr(os, "killpg")
     alive = []
-    for pid in known - {proc.pid}:
+    for pid in (set(psutil.pids()) if grouped else known) - {proc.pid}:
         try:
-            alive.append(psutil.Process(pid))
-        except psutil.Error:
+            p = psutil.Process(pid)
+            if not grouped or (os.getpgid(pid) == proc.pid and p.status() != psutil.STATUS_ZOMBIE):
+                alive.append(p)
+        except (OSError, psutil.Error):
             continue
     return alive
 
 
 def end_everything(proc: subprocess.Popen, known: set[int], grace: float = 0.0) -> int:
-    """Kill the program and every process it started that is still alive; return how many.
-
-    POSIX: the program leads its own process group, so its workers, a forkserver and a
-    resource tracker are found there even after they were orphaned. Elsewhere: the
-    processes seen under it while it ran (`known`). grace: seconds the survivors of a
-    program that ended get to exit on their own (a resource tracker and a forkserver exit
-    once their program has gone, a moment later); only those still alive after it count.
-    """
+    """Kill the program and every process it started still alive (POSIX: its process group;
+    elsewhere: `known`, those seen under it); return how many. grace: seconds a finished
+    program's helpers (a resource tracker, a forkserver) get to exit on their own first."""
     deadline = time.monotonic() + grace
     survivors = _survivors(proc, known)
     while survivors and time.monotonic() < deadline:
@@ -194,10 +169,8 @@ def end_everything(proc: subprocess.Popen, known: set[int], grace: float = 0.0) 
     if proc.poll() is None:
         proc.kill()
     for p in survivors:
-        try:
+        with contextlib.suppress(psutil.Error):
             p.kill()
-        except psutil.Error:
-            continue
     psutil.wait_procs(survivors, timeout=5)
     proc.wait()
     return len(survivors)
@@ -210,14 +183,6 @@ def _descendants(pid: int) -> set[int]:
         return set()
 
 
-def command_for(path: Path, args: tuple[str, ...], traced: bool, start_method: str | None) -> list[str]:
-    """The command line: `python PROGRAM ARGS`, or the same through the tracer."""
-    if not traced:
-        return [sys.executable, str(path), *args]
-    method = ["--start-method", start_method] if start_method else []
-    return [sys.executable, "-m", "helpers.lessons.post.trace", *method, str(path), *args]
-
-
 def run_program(
     name: str,
     *args: str,
@@ -228,52 +193,38 @@ def run_program(
 ) -> ProgramRun:
     """Run a program as a script in its own process, measured; return what it did.
 
-    name: a key of PROGRAM_FILES or a file in PROGRAMS; args: its command-line arguments.
-    timeout: seconds before it is stopped. traced: count its pools' task outcomes (then
-    start_method sets multiprocessing's default for it). The working folder is PROGRAMS.
-    Trap: the measurement includes the notebook's process as "caller"; ProgramRun.processes()
-    keeps only the program's own. Lesson 07, sections 1-3.
+    name: see program_path(); args: its command line, run in PROGRAMS; timeout: seconds before
+    it is stopped; traced: count its pools' task outcomes (start_method: multiprocessing's
+    default for it). Trap: the measurement includes the notebook's process as "caller";
+    ProgramRun.processes() keeps only the program's own. Lesson 07, sections 1-3.
     """
-    path = program_path(name)
-    command = command_for(path, tuple(str(a) for a in args), traced, start_method)
-    timed_out, seen = False, set()
+    command = [sys.executable, str(program_path(name)), *map(str, args)]
+    if traced:  # python -m helpers.lessons.post.trace [--start-method M] PROGRAM ARGS
+        method = ["--start-method", start_method] if start_method else []
+        command[1:1] = ["-m", "helpers.lessons.post.trace", *method]
+    timed_out = False
     with measure(interval=interval) as m:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            command,
-            cwd=PROGRAMS,
-            env=helpers_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=hasattr(os, "killpg"),
+            command, cwd=PROGRAMS, env=helpers_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=hasattr(os, "killpg"),
         )
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            seen = _descendants(proc.pid)
-            left = end_everything(proc, seen)
+            left = end_everything(proc, _descendants(proc.pid))
             out, err = proc.communicate()
         else:
-            left = end_everything(proc, seen, grace=GRACE)
+            left = end_everything(proc, set(), grace=GRACE)
         finally:
             if proc.poll() is None:  # interrupted: still leave nothing behind
                 end_everything(proc, _descendants(proc.pid))
         seconds = time.perf_counter() - started
     err, trace = _take_trace(err)
     return ProgramRun(
-        command=command,
-        returncode=None if timed_out else proc.returncode,
-        stdout=out,
-        stderr=err,
-        seconds=seconds,
-        timed_out=timed_out,
-        left_behind=left,
-        measurement=m,
-        trace=trace,
-        program_pids=_program_pids(m, proc.pid),
-        pid=proc.pid,
+        command, None if timed_out else proc.returncode, out, err, seconds, timed_out, left, m,
+        trace=trace, program_pids=_program_pids(m, proc.pid), pid=proc.pid,
     )
 
 
@@ -299,14 +250,12 @@ def _take_trace(stderr: str) -> tuple[str, dict | None]:
     return "".join(kept), trace
 
 
+@dataclass
 class TraceTable:
-    """Traced runs of one program side by side: what the tasks sent back, what was reported.
+    """Traced runs of one program, one row per start method: what the tasks sent back, what
+    was reported. Lesson 07, section 3."""
 
-    Lesson 07, section 3: one row per start method.
-    """
-
-    def __init__(self, runs: dict[str, ProgramRun]):
-        self.runs = runs
+    runs: dict[str, ProgramRun]
 
     def rows(self) -> list[dict]:
         out = []
@@ -330,13 +279,7 @@ class TraceTable:
         return "\n".join(str(row) for row in self.rows())
 
     def _repr_html_(self) -> str:
-        rows = self.rows()
-        head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0]) if rows else ""
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row.values()) + "</tr>"
-            for row in rows
-        )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return html_table([{k: _cell(v) for k, v in row.items()} for row in self.rows()])
 
 
 def _cell(value) -> str:

@@ -1,9 +1,8 @@
 """Quick experiments behind lesson 07's verdicts: one per claim of the post, a second or less each.
 
 Lesson 07, section 4. Each function runs the call it times (Thread, Pool, Manager, Redis) in
-its own body and returns plain figures; helpers.lessons.post.verdicts turns them into the
-verdict table with the Rules of helpers.lessons.post.check. The lessons that teach each
-effect at length are named in the table (lessons 01-05).
+its own body and returns plain figures; verdicts.py judges them with the Rules of check.py.
+The lessons that teach each effect at length are named in the table (lessons 01-05).
 """
 
 from __future__ import annotations
@@ -38,21 +37,17 @@ def cpu_threads(seconds: float = 0.1, repeats: int = 3) -> dict[str, float]:
     """
     steps = cpu.units_for(seconds)
 
-    def one_thread() -> None:
-        worker = threading.Thread(target=cpu.count_steps, args=(2 * steps,))
-        worker.start()
-        worker.join()
-
-    def two_threads() -> None:
-        workers = [threading.Thread(target=cpu.count_steps, args=(steps,)) for _ in range(2)]
+    def on_threads(count: int) -> None:  # the same 2 * steps in all, split between the threads
+        workers = [threading.Thread(target=cpu.count_steps, args=(2 * steps // count,))
+                   for _ in range(count)]
         for w in workers:
             w.start()
         for w in workers:
             w.join()
 
-    times = median_seconds({"one": one_thread, "two": two_threads}, repeats)
+    times = median_seconds({"one": lambda: on_threads(1), "two": lambda: on_threads(2)}, repeats)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    two_threads()
+    on_threads(2)
     cores = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     return {**times, "slowdown": times["two"] / times["one"], "cores": cores}
 
@@ -61,10 +56,8 @@ def cpu_threads(seconds: float = 0.1, repeats: int = 3) -> dict[str, float]:
 
 
 def io_threads(tasks_: int = 16, wait: float = 0.02, threads: int = 8) -> dict[str, float]:
-    """`tasks_` waits of `wait` seconds on one thread, then on `threads` threads.
-
-    Returns seconds for each ("one", "many") and "speedup" (one / many, in x).
-    """
+    """`tasks_` waits of `wait` seconds on one thread, then on `threads` threads: the seconds of
+    each ("one", "many") and "speedup" (one / many, in x)."""
     started = time.perf_counter()
     for _ in range(tasks_):
         io.wait(wait)
@@ -91,26 +84,19 @@ def worker_costs(workers: int = 2, payload_mib: int = 8, repeats: int = 3) -> di
     payload = bytes(payload_mib * MiB)
     with mp_context().Pool(workers) as pool:
         pool.map(len, [b""] * workers)  # every worker up and running
-        sizes = []
-        for child in multiprocessing.active_children():  # the pool's workers
-            mine = footprint(psutil.Process(child.pid))
-            sizes.append(mine.pss if mine.pss is not None else (mine.uss or mine.rss))
+        prints = [footprint(psutil.Process(c.pid)) for c in multiprocessing.active_children()]
+        sizes = [f.pss if f.pss is not None else (f.uss or f.rss) for f in prints]  # the workers'
         with ThreadPoolExecutor(workers) as threads:
-            seconds = median_seconds(
-                {
-                    "process": lambda: pool.apply(len, (payload,)),
-                    "thread": lambda: threads.submit(len, payload).result(),
-                },
-                repeats,
-            )
+            seconds = median_seconds({
+                "process": lambda: pool.apply(len, (payload,)),
+                "thread": lambda: threads.submit(len, payload).result(),
+            }, repeats)
         pool.close()
         pool.join()
-    thread_bytes = _thread_bytes(workers)
     return {
         "process_mib": sorted(sizes)[len(sizes) // 2] / MiB,
-        "thread_mib": thread_bytes / MiB,
-        "process_s": seconds["process"],
-        "thread_s": seconds["thread"],
+        "thread_mib": _thread_bytes(workers) / MiB,
+        **{f"{name}_s": s for name, s in seconds.items()},  # process_s, thread_s
         "exchange": seconds["process"] / seconds["thread"],
     }
 
@@ -160,27 +146,23 @@ def sharing_figures(items: int = 1000, reads: int = 300) -> dict:
         refused = True
     with managers.SyncManager(address=("127.0.0.1", 0), authkey=os.urandom(16), ctx=ctx) as m:
         proxy = m.list([0.0] * items)
-        seconds = median_seconds(
-            {
-                "array": lambda: [array[i] for i in range(reads)],
-                "proxy": lambda: [proxy[i] for i in range(reads)],
-            },
-            3,
-        )
+        seconds = median_seconds({
+            "array": lambda: [array[i] for i in range(reads)],
+            "proxy": lambda: [proxy[i] for i in range(reads)],
+        }, 3)
         held = m.dict()
         shared = sum(_round_trip(held, make()) for make in COMPLEX.values())
         held["rows"] = {"a": []}
         held["rows"]["a"].append(1)  # changes a copy: the proxy hands out copies of values
         nested_lost = held["rows"] == {"a": []}
         tcp = isinstance(m.address, tuple)
-    per_array, per_proxy = seconds["array"] / reads, seconds["proxy"] / reads
+    per_read = {f"{name}_s": s / reads for name, s in seconds.items()}  # array_s, proxy_s
     return {
-        "array_s": per_array,
-        "proxy_s": per_proxy,
-        "speed": per_proxy / per_array,
+        **per_read,
+        "speed": per_read["proxy_s"] / per_read["array_s"],
         "refused": refused,
         "tcp": tcp,
-        "calls_per_s": 1 / per_proxy,
+        "calls_per_s": 1 / per_read["proxy_s"],
         "manager_shared": shared,
         "ctypes_shared": sum(_into_ctypes(make()) for make in COMPLEX.values()),
         "of": len(COMPLEX),

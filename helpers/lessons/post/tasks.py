@@ -1,8 +1,7 @@
 """Functions lesson 07's pools run in their workers, importable under every start method.
 
-Lesson 07, sections 3-5 and the exercises. Program 3's own worker lives in the program's
-file; these are the workers of the quick experiments behind the verdicts, and of the
-exercises (a learner's code drives the pool in the notebook, the workers run these).
+Lesson 07, sections 3-5: the workers of the quick experiments behind the verdicts and of the
+exercises (a learner's code drives the pool; program 3's own worker lives in its file).
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ class Record:
 
     name: str
     tags: dict
-
-
 
 
 def fail_on_multiples(i: int, every: int = 3) -> int:

@@ -26,42 +26,33 @@ import runpy
 import sys
 import threading
 from collections import Counter
+from dataclasses import dataclass, field
 from multiprocessing import pool as mp_pool
 
 TRACE_PREFIX = "helpers-trace: "
 
 
+@dataclass
 class Tally:
     """What came back from the workers, counted in the parent. Lesson 07, section 2."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.tasks_sent = 0  # chunks (map) or calls (apply_async) handed to the pool
-        self.items_sent = 0  # items covered by those tasks
-        self.results = 0  # task outcomes that reached the parent
-        self.failed: Counter[str] = Counter()  # exception type name -> tasks that raised it
-        self.messages: Counter[str] = Counter()  # "NameError: name 'x' ..." -> tasks
-        self.surfaced = 0  # errors handed to the program by .get() or an error_callback
-
-    def to_dict(self) -> dict:
-        return {
-            "tasks_sent": self.tasks_sent,
-            "items_sent": self.items_sent,
-            "results": self.results,
-            "failed": dict(self.failed),
-            "messages": dict(self.messages),
-            "surfaced": self.surfaced,
-        }
+    tasks_sent: int = 0  # chunks (map) or calls (apply_async) handed to the pool
+    items_sent: int = 0  # items covered by those tasks
+    results: int = 0  # task outcomes that reached the parent
+    failed: Counter[str] = field(default_factory=Counter)  # exception type name -> tasks
+    messages: Counter[str] = field(default_factory=Counter)  # "NameError: name 'x' ..." -> tasks
+    surfaced: int = 0  # errors handed to the program by .get() or an error_callback
 
 
 tally = Tally()
+_lock = threading.Lock()  # guards tally: the result handler and the program's threads count
 
 
 def _count_outcome(item) -> None:
     if item is None:  # the handler's stop signal
         return
     _job, _index, (ok, value) = item
-    with tally.lock:
+    with _lock:
         tally.results += 1
         if not ok:
             tally.failed[type(value).__name__] += 1
@@ -71,17 +62,14 @@ def _count_outcome(item) -> None:
 _pools: list[mp_pool.Pool] = []  # every pool the program made, to read what it left unread
 
 
-def _wrap_pool_init() -> None:
+def _wrap_pool() -> None:
+    """Note every pool (for _report) and count each outcome its result handler reads."""
     pool_init = mp_pool.Pool.__init__
 
     def noting_init(self, *args, **kwargs):
         _pools.append(self)
         pool_init(self, *args, **kwargs)
 
-    mp_pool.Pool.__init__ = noting_init
-
-
-def _wrap_result_handler() -> None:
     handle_results = mp_pool.Pool._handle_results
 
     def counting_handler(outqueue, get, cache):
@@ -92,40 +80,36 @@ def _wrap_result_handler() -> None:
 
         return handle_results(outqueue, counted_get, cache)
 
+    mp_pool.Pool.__init__ = noting_init
     mp_pool.Pool._handle_results = staticmethod(counting_handler)
 
 
-def _wrap_results_sent() -> None:
+def _wrap_results() -> None:
+    """Count the tasks result objects send, and the errors .get() or an error_callback deliver."""
     map_init = mp_pool.MapResult.__init__
 
     def counting_map_init(self, pool, chunksize, length, callback, error_callback):
         map_init(self, pool, chunksize, length, callback, error_callback)
-        with tally.lock:
+        with _lock:
             tally.tasks_sent += self._number_left
             tally.items_sent += length
-
-    mp_pool.MapResult.__init__ = counting_map_init
 
     apply_init = mp_pool.ApplyResult.__init__
 
     def counting_apply_init(self, pool, callback, error_callback):
         apply_init(self, pool, callback, error_callback)
         if type(self) is mp_pool.ApplyResult:
-            with tally.lock:
+            with _lock:
                 tally.tasks_sent += 1
                 tally.items_sent += 1
         if error_callback is not None:
             def counted_callback(error, _deliver=self._error_callback):
-                with tally.lock:
+                with _lock:
                     tally.surfaced += 1
                 _deliver(error)
 
             self._error_callback = counted_callback
 
-    mp_pool.ApplyResult.__init__ = counting_apply_init
-
-
-def _wrap_get() -> None:
     get = mp_pool.ApplyResult.get
 
     def counting_get(self, timeout=None):
@@ -134,24 +118,18 @@ def _wrap_get() -> None:
         except multiprocessing.TimeoutError:
             raise
         except BaseException:
-            with tally.lock:
+            with _lock:
                 tally.surfaced += 1
             raise
 
+    mp_pool.MapResult.__init__ = counting_map_init
+    mp_pool.ApplyResult.__init__ = counting_apply_init
     mp_pool.ApplyResult.get = counting_get
 
 
-def _install() -> None:
-    """Wrap the places a pool's outcomes pass through, keeping their behaviour."""
-    _wrap_pool_init()
-    _wrap_result_handler()
-    _wrap_results_sent()
-    _wrap_get()
-
-
-def _drain() -> None:
-    """Count outcomes still waiting in a pool's pipe: its result handler stops reading once no
-    result object waits for them, so a map's failures after its first may never be read."""
+def _report() -> None:
+    """Count the outcomes still in each pool's pipe (its result handler stops reading once no
+    result object waits, so a map's failures after its first may go unread); write the tally."""
     for pool in _pools:
         reader = getattr(pool._outqueue, "_reader", None)
         try:
@@ -159,11 +137,7 @@ def _drain() -> None:
                 _count_outcome(pool._outqueue.get())
         except (OSError, EOFError, ValueError):
             continue
-
-
-def _report() -> None:
-    _drain()
-    sys.stderr.write(TRACE_PREFIX + json.dumps(tally.to_dict()) + "\n")
+    sys.stderr.write(TRACE_PREFIX + json.dumps(vars(tally)) + "\n")
     sys.stderr.flush()
 
 
@@ -175,18 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if options.start_method:
         multiprocessing.set_start_method(options.start_method)
-    _install()
+    _wrap_pool()  # both keep what they wrap doing as before
+    _wrap_results()
     sys.argv = [options.program, *options.args]
     sys.path[0] = os.path.dirname(os.path.abspath(options.program))  # as `python PROGRAM` sets it
     try:
         runpy.run_path(options.program, run_name="__main__")
-    except SystemExit as exc:
+    finally:
         _report()
-        raise exc from None
-    except BaseException:
-        _report()
-        raise
-    _report()
     return 0
 
 

@@ -13,7 +13,7 @@ import html
 import platform
 from dataclasses import dataclass, field
 
-from ...course.check import Rule
+from ...course.check import Rule, needs_cores
 from ...machine import start_method
 from . import check as rules
 
@@ -40,26 +40,23 @@ class Verdict:
         return "; ".join(f"{r.op} {r.threshold:g}{r.unit}" for r, _ in self.figures)
 
 
-def _judge(main: Rule, value: float | None, partial: tuple[Rule, float | None] | None = None) -> str:
+def _judge(main: Rule, value: float | None, partial: Rule | None = None) -> str:
     if value is None:
         return UNKNOWN
     if main.holds(value):
         return HOLDS
-    if partial is not None and partial[1] is not None and partial[0].holds(partial[1]):
-        return PART
-    return NOT
+    return PART if partial is not None and partial.holds(value) else NOT
 
 
-def _both(first: bool | None, second: bool | None) -> str:
-    if first is None or second is None:
+def _both(*figures: tuple[Rule, float | None]) -> str:
+    held = [None if value is None else rule.holds(value) for rule, value in figures]
+    if None in held:
         return UNKNOWN
-    return HOLDS if first and second else PART if first or second else NOT
+    return HOLDS if all(held) else PART if any(held) else NOT
 
 
 def thread_rows(cpu: dict, io: dict) -> list[Verdict]:
     """Claims 1-3: CPU-bound threads and one core, switching costs, I/O-bound threads."""
-    from ...course.check import needs_cores
-
     short = needs_cores(2)
     cores = None if short else cpu["cores"]
     return [
@@ -71,7 +68,7 @@ def thread_rows(cpu: dict, io: dict) -> list[Verdict]:
         ),
         Verdict(
             2, "Switching between CPU-bound threads makes them slower than one thread",
-            _judge(rules.THREADS_SLOWER, cpu["slowdown"], (rules.THREADS_NO_FASTER, cpu["slowdown"])),
+            _judge(rules.THREADS_SLOWER, cpu["slowdown"], rules.THREADS_NO_FASTER),
             [(rules.THREADS_SLOWER, cpu["slowdown"])],
             f"2 threads took {cpu['slowdown']:.2f}x the time of 1 thread for the same work: "
             "no gain; the loss from switching is small since the new GIL of Python 3.2",
@@ -89,10 +86,10 @@ def thread_rows(cpu: dict, io: dict) -> list[Verdict]:
 def cost_row(costs: dict) -> Verdict:
     """Claim 4: processes cost more memory and more data exchange than threads."""
     ratio = costs["process_mib"] / max(costs["thread_mib"], rules.PAGE_MIB)
+    figures = [(rules.MEMORY_PER_WORKER, ratio), (rules.EXCHANGE_COST, costs["exchange"])]
     return Verdict(
         4, "Processes cost more memory and more data exchange than threads",
-        _both(rules.MEMORY_PER_WORKER.holds(ratio), rules.EXCHANGE_COST.holds(costs["exchange"])),
-        [(rules.MEMORY_PER_WORKER, ratio), (rules.EXCHANGE_COST, costs["exchange"])],
+        _both(*figures), figures,
         f"a pool worker took {costs['process_mib']:.1f} MiB (PSS), a thread {costs['thread_mib'] * 1024:.0f} KiB; "
         "data handed to a process is pickled and piped, a thread gets a reference",
         "01, 05",
@@ -106,6 +103,7 @@ def copy_rows(copies, method: str) -> list[Verdict]:
     total = copies.copies(method, "post", "pss")
     distinct = copies.copies(method, "distinct", "pss")
     share = _worker_share(copies, method)
+    one_copy = [(rules.FORK_ONE_COPY, total), (rules.DISTINCT_ONE_COPY, distinct)]
     forked = method == "fork"
     return [
         Verdict(
@@ -117,7 +115,7 @@ def copy_rows(copies, method: str) -> list[Verdict]:
         ),
         Verdict(
             6, "multiprocessing copies all of the parent's resources into each worker",
-            _judge(rules.WORKER_OWN_SHARE, share, (rules.WORKER_SOME_SHARE, share)),
+            _judge(rules.WORKER_OWN_SHARE, share, rules.WORKER_SOME_SHARE),
             [(rules.WORKER_OWN_SHARE, share)],
             ("a forked worker shares its parent's pages and copies only those it writes"
              if forked else f"a {method} worker starts a fresh interpreter: it copies nothing, "
@@ -126,10 +124,7 @@ def copy_rows(copies, method: str) -> list[Verdict]:
         ),
         Verdict(
             7, "Copy-on-write should have kept a single copy",
-            _both(
-                None if total is None else rules.FORK_ONE_COPY.holds(total),
-                None if distinct is None else rules.DISTINCT_ONE_COPY.holds(distinct)),
-            [(rules.FORK_ONE_COPY, total), (rules.DISTINCT_ONE_COPY, distinct)],
+            _both(*one_copy), one_copy,
             ("the post's list stays one copy; reading distinct objects writes their reference counts, "
              "so the pages a worker reads are copied" if forked else
              f"{method} does not fork the parent, so there is nothing for copy-on-write to share"),
@@ -140,10 +135,9 @@ def copy_rows(copies, method: str) -> list[Verdict]:
 
 def _worker_share(copies, method: str) -> float | None:
     """A worker's private memory as a share of its parent's, from the post's list run."""
-    case = copies.cases.get((method, "post"))
-    if case is None:
+    if (method, "post") not in copies.cases:
         return None
-    run = case.run
+    run = copies.cases[(method, "post")].run
     parent = next((p for p in run.processes() if p.pid == run.pid), None)
     workers = [p.peak_uss for p in run.workers() if p.peak_uss is not None]
     if parent is None or not workers or not parent.peak_rss:
@@ -156,26 +150,26 @@ def sharing_rows(sharing: dict, redis: dict | None, numpy: dict) -> list[Verdict
     held = sharing["manager_shared"] / sharing["of"]
     redis_share = None if redis is None else redis["unchanged"] / redis["of"]
     method = start_method()
+    refused = float(sharing["refused"])
+    local = [(rules.MANAGER_SLOWER, sharing["speed"]), (rules.SHAREDCTYPES_LOCAL, refused)]
+    tcp = sharing["calls_per_s"] if sharing["tcp"] else 0.0
     return [
         Verdict(
-            8, "sharedctypes is faster than a Manager, but local only",
-            _both(rules.MANAGER_SLOWER.holds(sharing["speed"]), sharing["refused"]),
-            [(rules.MANAGER_SLOWER, sharing["speed"]), (rules.SHAREDCTYPES_LOCAL, float(sharing["refused"]))],
+            8, "sharedctypes is faster than a Manager, but local only", _both(*local), local,
             f"a read through a Manager proxy took {sharing['speed']:.0f}x one from shared memory; "
             "sharedctypes refuse to be pickled: they reach a worker only when it starts",
             "05",
         ),
         Verdict(
             9, "A Manager can be reached from other machines",
-            _judge(rules.MANAGER_OVER_TCP, sharing["calls_per_s"] if sharing["tcp"] else 0.0),
-            [(rules.MANAGER_OVER_TCP, sharing["calls_per_s"] if sharing["tcp"] else 0.0)],
+            _judge(rules.MANAGER_OVER_TCP, tcp), [(rules.MANAGER_OVER_TCP, tcp)],
             "its server answered proxy calls over TCP; from another machine it needs the port open "
             "and the same authkey",
             "05",
         ),
         Verdict(
             10, "Complex custom data cannot be shared",
-            _judge(rules.NOTHING_COMPLEX, held, (rules.NOT_ALL_COMPLEX, held)),
+            _judge(rules.NOTHING_COMPLEX, held, rules.NOT_ALL_COMPLEX),
             [(rules.NOT_ALL_COMPLEX, held)],
             f"sharedctypes held {sharing['ctypes_shared']} of {sharing['of']} complex objects, a Manager "
             f"{sharing['manager_shared']} (what pickle accepts)"
@@ -209,20 +203,12 @@ class VerdictTable:
     python: str = field(default_factory=platform.python_version)
     method: str = field(default_factory=start_method)
 
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.rows:
-            out[r.verdict] = out.get(r.verdict, 0) + 1
-        return out
-
     def __repr__(self) -> str:
-        lines = [f"Python {self.python}, start method {self.method}"]
-        lines += [
+        return "\n".join([f"Python {self.python}, start method {self.method}"] + [
             f"{r.number:>2}. {r.claim}: {r.verdict.upper()} [{r.measured_text()} | {r.threshold_text()}] "
             f"{r.reason} (lesson {r.lesson})"
             for r in self.rows
-        ]
-        return "\n".join(lines)
+        ])
 
     def _repr_html_(self) -> str:
         colour = {HOLDS: "#1a7f37", PART: "#9a6700", NOT: "#cf222e", UNKNOWN: "#57606a"}
@@ -244,11 +230,10 @@ class VerdictTable:
 
 def verdict_table(copies, figures: dict) -> VerdictTable:
     """All twelve rows: `copies` from measure_copies(), `figures` from measure_claims()."""
-    method = start_method()
     return VerdictTable(
         thread_rows(figures["cpu"], figures["io"])
         + [cost_row(figures["costs"])]
-        + copy_rows(copies, method)
+        + copy_rows(copies, start_method())
         + sharing_rows(figures["sharing"], figures["redis"], figures["numpy"])
     )
 
