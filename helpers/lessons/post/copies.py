@@ -193,6 +193,7 @@ def forkserver_sentence(copies: Copies | None = None) -> str:
     """The course's sentence on forkserver and a script's globals for this Python, and what
     this run measured of it (the corrected program's list is a module-level global)."""
     from ..memory.forkserver import version_sentence
+    from .check import FORKSERVER_REBUILDS  # here, not at the top: check.py imports this module
 
     said = version_sentence()
     if copies is None or copies.copies("forkserver", "post", "pss") is None:
@@ -201,5 +202,5 @@ def forkserver_sentence(copies: Copies | None = None) -> str:
     return (
         f"{said} **Measured here:** under forkserver the corrected program held "
         f"{measured:.2f} copies of its list per process by PSS "
-        f"({'each worker built its own' if measured >= 0.75 else 'the workers shared one'})."
+        f"({'each worker built its own' if FORKSERVER_REBUILDS.holds(measured) else 'the workers shared one'})."
     )
