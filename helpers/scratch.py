@@ -36,10 +36,8 @@ def run_folder() -> Path:
 
 @contextlib.contextmanager
 def scratch(purpose: str) -> Iterator[Path]:
-    """A fresh temporary folder for purpose, removed with everything in it when the block ends.
-
-    purpose: a short name, letters, digits and dashes ("viztracer", "redis-data").
-    """
+    """A fresh temporary folder for purpose (letters, digits and dashes: "redis-data"),
+    removed with everything in it when the block ends."""
     if not purpose or not all(c.isalnum() or c == "-" for c in purpose):
         raise ValueError(f"purpose must be letters, digits and dashes, got {purpose!r}")
     parent = run_folder()

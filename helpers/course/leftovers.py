@@ -2,13 +2,11 @@
 
 Introduced in 00_start_here.ipynb; the notebook run of ``make test`` uses it to prove that
 every lesson cleans up (notebooks/conftest.py). ``Snapshot.take()`` before, ``take()``
-after, ``after.left_since(before)`` names what appeared and is still there.
+after, ``after.left_since(before)`` names what appeared and is still there:
 
-- /dev/shm: every new entry (named semaphores ``sem.mp-*``, ``shared_memory`` segments
-  ``psm_*``, anything else) on systems that have it;
-- the system temp folder: new entries that the course or the libraries it drives make:
-  ``helpers-*`` (helpers.scratch, the events registry), ``pymp-*`` (multiprocessing),
-  ``dask-scratch-space`` / ``dask-worker-space``;
+- /dev/shm: every new entry (semaphores ``sem.mp-*``, segments ``psm_*``, anything else);
+- the system temp folder: new entries of the course or the libraries it drives
+  (TEMP_PATTERNS: helpers.scratch and the events registry, multiprocessing, dask);
 - processes: new ones still running that run this Python environment or a redis-server,
   outside the caller's own ancestry.
 
@@ -30,14 +28,12 @@ import psutil
 
 from ..processes import is_multiprocessing_helper
 
-# pytest's stash key under which notebooks/conftest.py keeps the snapshot taken before the run
-BEFORE_NOTEBOOKS = None  # set below when pytest is importable (the course runs without it)
 try:
     import pytest
-
-    BEFORE_NOTEBOOKS = pytest.StashKey["Snapshot"]()
-except ImportError:  # a learner's install without the test extra
-    pass
+except ImportError:  # a learner's install without the test extra: the course runs without it
+    pytest = None
+# pytest's stash key under which notebooks/conftest.py keeps the snapshot taken before the run
+BEFORE_NOTEBOOKS = pytest.StashKey["Snapshot"]() if pytest else None
 
 TEMP_PATTERNS = ("helpers-*", "pymp-*", "dask-scratch-space", "dask-worker-space")
 SHM = Path("/dev/shm")
@@ -48,9 +44,9 @@ def _listing(folder: Path, patterns: tuple[str, ...] | None = None) -> frozenset
         names = os.listdir(folder)
     except OSError:
         return frozenset()
-    if patterns is None:
-        return frozenset(names)
-    return frozenset(n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns))
+    return frozenset(
+        n for n in names if patterns is None or any(fnmatch.fnmatch(n, p) for p in patterns)
+    )
 
 
 def _ours(proc: psutil.Process) -> bool:
@@ -74,12 +70,11 @@ class Snapshot:
 
     @classmethod
     def take(cls) -> Snapshot:
-        processes = set()
-        for proc in psutil.process_iter(["pid", "create_time"]):
-            processes.add((proc.info["pid"], proc.info["create_time"]))
-        return cls(
-            _listing(SHM), _listing(Path(tempfile.gettempdir()), TEMP_PATTERNS), frozenset(processes)
+        processes = frozenset(
+            (proc.info["pid"], proc.info["create_time"])
+            for proc in psutil.process_iter(["pid", "create_time"])
         )
+        return cls(_listing(SHM), _listing(Path(tempfile.gettempdir()), TEMP_PATTERNS), processes)
 
     def left_since(self, before: Snapshot) -> list[str]:
         """What is here now that was not there before, one line each (empty: nothing left)."""
@@ -103,10 +98,8 @@ class Snapshot:
 
 
 def left_since(before: Snapshot, *, settle: float = 10.0) -> list[str]:
-    """What appeared since before and is still there after waiting up to settle seconds.
-
-    The wait lets orphaned workers notice their parent is gone and exit.
-    """
+    """What appeared since before and is still there after waiting up to settle seconds (the
+    wait lets orphaned workers notice their parent is gone and exit)."""
     deadline = time.monotonic() + settle
     while True:
         found = Snapshot.take().left_since(before)

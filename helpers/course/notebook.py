@@ -1,14 +1,11 @@
 """The course's IPython extension: ``%load_ext helpers.course.notebook`` in each lesson's first cell.
 
-Introduced in 00_start_here.ipynb. It adds two things to the kernel:
-
-- the ``%%solution`` cell magic (helpers.course.solutions): a solution runs in a copy of
-  the notebook's namespace and never overwrites the learner's variables;
-- a clean-up after every cell: objects the cell dropped are collected now (a dropped
-  spawn-pool's semaphores are unlinked when it is collected), and a fork server the cell
-  started is stopped with its pymp-* folder (helpers.processes.release_fork_server).
-  Why: nbval, and a teacher's "Restart kernel", kill the kernel with its process group,
-  so nothing the kernel still holds at that moment is ever cleaned up (issue 16).
+Introduced in 00_start_here.ipynb. It adds the ``%%solution`` cell magic
+(helpers.course.solutions), and a clean-up after every cell: objects the cell dropped are
+collected now (a dropped spawn-pool's semaphores are unlinked when it is collected), and a
+fork server the cell started is stopped with its pymp-* folder. Why: nbval, and a teacher's
+"Restart kernel", kill the kernel with its process group, so nothing the kernel still holds
+at that moment is ever cleaned up (issue 16).
 """
 
 from __future__ import annotations

@@ -3,18 +3,18 @@
 Introduced in 00_start_here.ipynb and used by every lesson. A lesson asks for a prediction
 before an experiment (a variable the learner fills in, None until then), then calls
 ``reveal`` with the measured figure: the guess is shown beside it with how far off it was,
-and kept. Each exercise check reports through ``helpers.course.feedback``, which keeps
-whether it was solved. ``summary()`` at the end of a notebook lists both.
-
-Nothing here raises on an unanswered question, because CI runs every notebook as shipped.
-Checks run inside a ``%%solution`` cell (helpers.course.solutions) are not recorded: the
-summary is about the learner's own answers.
+and kept. Exercise checks report through ``helpers.course.feedback``, which keeps whether
+each was solved. ``summary()`` at the end of a notebook lists both. Nothing here raises on
+an unanswered question (CI runs every notebook as shipped), and nothing run inside a
+``%%solution`` cell is recorded: the summary is about the learner's own answers.
 """
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+
+from .solutions import in_solution
 
 
 @dataclass
@@ -68,21 +68,15 @@ def reveal(question: str, guess: float | str | None, measured: float | str | Non
         print(f"🔮 You predicted {_fmt(guess, unit)} for {question}; this run could not measure it.")
         return None
     p = Prediction(question, guess, measured, unit)
-    from .solutions import in_solution
-
     if not in_solution():
         _predictions[question] = p
-    print(
-        f"🔮 {question}: you predicted {_fmt(guess, unit)}, this run measured "
-        f"{_fmt(measured, unit)} ({p.off_by})."
-    )
+    print(f"🔮 {question}: you predicted {_fmt(guess, unit)}, this run measured "
+          f"{_fmt(measured, unit)} ({p.off_by}).")
     return p
 
 
 def record(exercise: str, solved: bool | None, said: str) -> None:
     """Keep the outcome of an exercise's check (called by helpers.course.feedback)."""
-    from .solutions import in_solution
-
     if not in_solution():
         _attempts[exercise] = Attempt(exercise, solved, said)
 
@@ -97,20 +91,11 @@ def predictions() -> dict[str, Prediction]:
     return dict(_predictions)
 
 
+@dataclass
 class Summary:
-    """The end-of-notebook table: exercises and their state, predictions against measurements."""
+    """The end-of-notebook table: (kind, what, state) rows, exercises then predictions."""
 
-    def __init__(self, exercises: list[str]):
-        self.exercises = exercises
-        self.rows = []
-        for name in exercises:
-            a = _attempts.get(name)
-            state = "not tried" if a is None else {True: "solved", False: "not yet", None: "not answered"}[a.solved]
-            self.rows.append(("exercise", name, state))
-        for p in _predictions.values():
-            self.rows.append(
-                ("prediction", p.question, f"you said {_fmt(p.guess, p.unit)}, measured {_fmt(p.measured, p.unit)} ({p.off_by})")
-            )
+    rows: list[tuple[str, str, str]]
 
     def __repr__(self) -> str:
         return "\n".join(f"{kind:<10}  {what}: {state}" for kind, what, state in self.rows)
@@ -124,9 +109,14 @@ class Summary:
 
 
 def summary(exercises: list[str]) -> Summary:
-    """This notebook's exercises (solved or not yet) and the predictions made so far.
-
-    exercises: the names the lesson's checks report under, in order, so that an exercise
-    not tried yet still has its row.
+    """This notebook's exercises (solved or not yet; every name in `exercises` has its row,
+    tried or not) and the predictions made so far.
     """
-    return Summary(exercises)
+    states = {True: "solved", False: "not yet", None: "not answered"}
+    rows = [("exercise", name, states[_attempts[name].solved] if name in _attempts else "not tried")
+            for name in exercises]
+    return Summary(rows + [
+        ("prediction", p.question, f"you said {_fmt(p.guess, p.unit)}, measured "
+         f"{_fmt(p.measured, p.unit)} ({p.off_by})")
+        for p in _predictions.values()
+    ])

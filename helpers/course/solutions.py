@@ -1,12 +1,11 @@
 """``%%solution``: run an exercise's solution cell without touching the learner's variables.
 
-Introduced in 00_start_here.ipynb. The first cell of each lesson loads the course's
-extension (``%load_ext helpers.course.notebook``), which registers the magic. A solution
-cell starts with ``%%solution``; its
-code runs in a copy of the notebook's namespace, so it can read everything the lesson made
-(results, imported modules) while its own assignments vanish with the copy. After "Run
-All", the learner's answer and its feedback are still there. CI runs solution cells like
-any other cell. Checks called inside one are not recorded in helpers.course.progress.
+Introduced in 00_start_here.ipynb; registered by the course's extension
+(``%load_ext helpers.course.notebook``, each lesson's first cell). A solution cell's code
+runs in a copy of the notebook's namespace, so it can read everything the lesson made while
+its own assignments vanish with the copy: after "Run All", the learner's answer and its
+feedback are still there. Checks called inside one are not recorded in
+helpers.course.progress.
 """
 
 from __future__ import annotations

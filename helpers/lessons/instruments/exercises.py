@@ -34,19 +34,13 @@ TOLERANCE = 0.05  # an answer within 5% of what the sampler measured is right
 
 
 def feedback_uss_growth(answer_mib: float | None, m: Measurement) -> bool:
-    """Exercise 1: is answer_mib the growth of this process's USS in m, in MiB (within 5%)?
-
-    Lesson 00, exercise 1.
-    """
+    """Exercise 1: is answer_mib the growth of this process's USS in m, in MiB (within 5%)?"""
     truth = m.growth("uss") / MiB
     if answer_mib is None:
         unanswered("Set uss_growth_mib to an expression that uses m2, then run this cell.", exercise=READ)
         return False
-    hint = (
-        "That looks like bytes: divide by 2**20 for MiB."
-        if answer_mib > 100 * truth
-        else "Use m2.growth('uss'): the growth, in bytes, of the USS total over the block."
-    )
+    hint = ("That looks like bytes: divide by 2**20 for MiB." if answer_mib > 100 * truth
+            else "Use m2.growth('uss'): the growth, in bytes, of the USS total over the block.")
     return feedback(
         abs(answer_mib - truth) <= TOLERANCE * truth,
         f"uss_growth_mib = {answer_mib:.1f} MiB, as measured: {truth:.1f} MiB for the 40 MiB allocated.",
@@ -57,7 +51,7 @@ def feedback_uss_growth(answer_mib: float | None, m: Measurement) -> bool:
 
 @contextmanager
 def running_tree(children: int, shared_mib: int, private_mib: int) -> Iterator[subprocess.Popen]:
-    """A process tree (helpers.lessons.instruments.tree) holding its memory; always ended. Lesson 00, exercises."""
+    """A process tree (helpers.lessons.instruments.tree) holding its memory; always ended."""
     tree = subprocess.Popen(
         [sys.executable, "-m", "helpers.lessons.instruments.tree", str(children), str(shared_mib), str(private_mib)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=helpers_env(),
@@ -80,7 +74,7 @@ def running_tree(children: int, shared_mib: int, private_mib: int) -> Iterator[s
 
 
 def tree_figures(m: Measurement, pids: list[int], t: float) -> dict[str, float]:
-    """The sampler's figures for the tree at instant t, in bytes: what right and wrong answers give. Lesson 00, exercises."""
+    """The sampler's figures for the tree at instant t, in bytes, as right and wrong sums give."""
     samples = [nearest_sample(m, pid, t) for pid in pids]
     if any(s is None or s.pss is None for s in samples):
         return {}
@@ -93,14 +87,11 @@ def tree_figures(m: Measurement, pids: list[int], t: float) -> dict[str, float]:
     }
 
 
-def feedback_pss_of_tree(
-    pss_of_tree: Callable[[int], int] | None, children: int = 3, shared_mib: int = 60, private_mib: int = 10
-) -> bool:
-    """Exercise 2: does pss_of_tree(pid) give the tree's total PSS in bytes, as the sampler does?
-
-    The tree: a parent holding shared_mib MiB that its `children` read, each holding
-    private_mib MiB more. Right within 5% of the sampler's PSS total at the same instant.
-    Lesson 00, exercise 2.
+def feedback_pss_of_tree(pss_of_tree: Callable[[int], int] | None, children: int = 3,
+                         shared_mib: int = 60, private_mib: int = 10) -> bool:
+    """Exercise 2: does pss_of_tree(pid) give the tree's total PSS in bytes, as the sampler does
+    (within 5%, at the same instant)? The tree: a parent holding shared_mib MiB that its
+    `children` read, each holding private_mib MiB more.
     """
     if pss_of_tree is None:
         unanswered("Write pss_of_tree(pid) in the cell above, run it, then this cell.", exercise=TREE)
@@ -125,7 +116,7 @@ def feedback_pss_of_tree(
 
 
 def judge_tree_answer(answer, figures: dict[str, float], children: int, shared_mib: int) -> bool:
-    """Feedback on a tree total: right, or which wrong sum it looks like, in MiB. Lesson 00, exercises."""
+    """Feedback on a tree total: right, or which wrong sum it looks like, in MiB."""
     if not figures:
         unanswered("The sampler could not read PSS here: this exercise cannot be judged.", exercise=TREE)
         return False
@@ -149,12 +140,11 @@ def judge_tree_answer(answer, figures: dict[str, float], children: int, shared_m
         abs(answer - truth) <= TOLERANCE * truth,
         f"{answer / MiB:.1f} MiB, and the sampler measured {truth / MiB:.1f} MiB at the same instant.",
         f"{answer / MiB:.1f} MiB, but the sampler measured {truth / MiB:.1f} MiB of PSS. {why}",
-        exercise=TREE,
-    )
+        exercise=TREE)
 
 
 def children_left(grace: float = 2.0) -> list[int]:
-    """Pids of this process's children still running (multiprocessing's own helpers aside). Lesson 00, exercises."""
+    """Pids of this process's children still running (multiprocessing's own helpers aside)."""
     deadline = time.monotonic() + grace
     while True:
         left = []
@@ -169,27 +159,22 @@ def children_left(grace: float = 2.0) -> list[int]:
         time.sleep(0.05)
 
 
-def feedback_workers_memory(
-    start_workers: Callable[[int, int], object] | None,
-    workers: int = 3,
-    mib: int = 30,
-    predicted_mib: float | None = None,
-) -> bool:
+def feedback_workers_memory(start_workers: Callable[[int, int], object] | None, workers: int = 3,
+                            mib: int = 30, predicted_mib: float | None = None) -> bool:
     """Exercise 3: does start_workers(workers, mib) run `workers` processes that each hold mib MiB?
 
-    Judged under helpers.measure(): how many worker processes' private memory (USS, MiB)
-    peaked at 80% of mib or more, and that none is left running afterwards. Lesson 00, exercise 3.
+    Judged under helpers.measure(): how many workers' private memory (USS, MiB) peaked at 80%
+    of mib or more, and that none is left running afterwards.
     """
     if start_workers is None:
         unanswered("Write start_workers(n, mib) in the cell above, run it, then this cell.", exercise=WORKERS)
         return False
+    error = ""
     with measure(interval=0.05) as m:
         try:
             start_workers(workers, mib)
         except Exception as exc:  # the learner's code: reported, not raised
             error = f"start_workers raised {type(exc).__name__}: {exc}"
-        else:
-            error = ""
     left = children_left()
     peaks = [p.peak_uss / MiB for p in m.per_process() if p.role == "worker" and p.peak_uss]
     holders = sorted((peak for peak in peaks if peak >= 0.8 * mib), reverse=True)
@@ -203,23 +188,17 @@ def feedback_workers_memory(
         not error and len(holders) == workers and not left,
         f"{workers} workers each held their {mib} MiB: private memory (USS) peaked at "
         + ", ".join(f"{p:.0f}" for p in holders) + " MiB, and none is left running.",
-        error or workers_problem(holders, peaks, left, workers, mib, m),
-        exercise=WORKERS,
-    )
+        error or workers_problem(holders, peaks, left, workers, mib, m), exercise=WORKERS)
 
 
 def workers_problem(holders, peaks, left, workers, mib, m: Measurement) -> str:
-    """Why exercise 3's answer is not right yet, from what the measurement saw. Lesson 00, exercises."""
+    """Why exercise 3's answer is not right yet, from what the measurement saw."""
     if not peaks:
-        return (
-            f"No worker process ran; this process's own USS grew by {m.growth('uss') / MiB:.0f} "
-            "MiB: hold_memory ran here. Hand it to a Pool's workers."
-        )
+        return (f"No worker process ran; this process's own USS grew by {m.growth('uss') / MiB:.0f}"
+                " MiB: hold_memory ran here. Hand it to a Pool's workers.")
     if len(holders) != workers:
-        return (
-            f"{len(holders)} of {workers} workers held {mib} MiB ({len(peaks)} worker processes seen, "
-            "private memory peaks " + ", ".join(f"{p:.0f}" for p in sorted(peaks, reverse=True))
-            + f" MiB). Start a Pool of {workers} and give it {workers} tasks, one per worker "
-            "(chunksize=1)."
-        )
+        seen = ", ".join(f"{p:.0f}" for p in sorted(peaks, reverse=True))
+        return (f"{len(holders)} of {workers} workers held {mib} MiB ({len(peaks)} worker "
+                f"processes seen, private memory peaks {seen} MiB). Start a Pool of {workers} and "
+                f"give it {workers} tasks, one per worker (chunksize=1).")
     return f"Workers still running after start_workers returned (pids {left}): close() and join() the pool."

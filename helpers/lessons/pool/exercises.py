@@ -2,10 +2,8 @@
 
 Introduced in 01_process_pool.ipynb (Exercises). A check prints what to do while the
 exercise is unanswered and never raises: CI runs the notebook with the exercises unsolved.
-The learner's functions run in this process and drive a pool; the workers run
-``helpers.workloads`` functions, which spawn and forkserver workers can import. A learner's
-function runs under a timeout in a helper thread, so a pool that waits forever (a function
-defined in the notebook, under spawn) is reported instead of hanging the notebook.
+The learner's functions drive a pool from a helper thread, under a timeout, so a pool that
+waits forever (a function defined in the notebook, under spawn) is reported, not a hang.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from ...course.feedback import feedback, unanswered
@@ -40,32 +39,33 @@ def expected_count(steps: int) -> int:
     return 14 * (steps // 7) + sum(pattern[: steps % 7])
 
 
-def call_with_timeout(func: Callable, args: tuple, timeout: float) -> tuple[str, object]:
-    """("returned", value), ("raised", exception) or ("timeout", None) for func(*args).
+def call_with_timeout(func: Callable, args: tuple, timeout: float) -> tuple[str, object, float]:
+    """("returned", value), ("raised", exception) or ("timeout", None) for func(*args), and
+    the seconds the call took, run in a daemon thread named "exercise" (lessons 01, 02, 06).
 
-    The call runs in a daemon thread; on timeout it is abandoned (a pool it started is left
+    Trap: a thread cannot be killed, so on timeout it is abandoned (a pool it started is left
     waiting; no_stray_processes() around the call ends the workers).
     """
-    outcome: list[tuple[str, object]] = []
+    outcome: list = []
 
     def call() -> None:
+        start = time.perf_counter()
         try:
-            outcome.append(("returned", func(*args)))
+            outcome[:] = ["returned", func(*args)]
         except Exception as exc:  # the learner's error is reported, not raised
-            outcome.append(("raised", exc))
+            outcome[:] = ["raised", exc]
+        outcome.append(time.perf_counter() - start)
 
     runner = threading.Thread(target=call, name="exercise", daemon=True)
     runner.start()
     runner.join(timeout)
-    return outcome[0] if outcome else ("timeout", None)
+    return tuple(outcome) if not runner.is_alive() else ("timeout", None, timeout)
 
 
-def unanswered_function(func) -> bool:
-    """True for None, or a function whose body does nothing yet (`...`, `pass`, a comment)."""
-    if func is None:
-        return True
+def is_stub(func) -> bool:
+    """True for None, or a function whose body does nothing yet (`...`, `pass`, a docstring)."""
     code = getattr(func, "__code__", None)
-    return code is not None and code.co_code == _do_nothing.__code__.co_code
+    return func is None or code is not None and code.co_code == _do_nothing.__code__.co_code
 
 
 def _do_nothing(*args):
@@ -93,21 +93,16 @@ def parallel_tasks(total_seconds: float = 0.8, tasks: int = 8) -> list[int]:
 def feedback_parallel(my_function, *, total_seconds: float = 0.8, timeout: float = 30.0) -> bool | None:
     """Exercise 1: my_function(tasks) must return [cpu.spin(s) for s in tasks], using a Pool.
 
-    Judged by its results (right values, right order) and by what helpers.measure() saw:
-    the share of the CPU time spent in worker processes, and how many spin tasks ran at
-    once in the workers (from their task events). The cores in use (CPU-seconds per
-    wall-second) are reported too; on a busy machine they fall while the code is right.
-    Lesson 01, Exercises.
+    Judged by its results (values, order), the share of the CPU time spent in worker
+    processes and how many spin tasks ran at once in the workers. The cores in use are
+    reported too; on a busy machine they fall while the code is right.
     """
-    if unanswered_function(my_function):
-        return unanswered(
-            "my_fast_counts is not written yet: make it return the same list as "
-            "slow_counts(tasks), computed by a Pool of 2 workers.",
-            exercise=PARALLEL,
-        )
+    if is_stub(my_function):
+        return unanswered("my_fast_counts is not written yet: make it return the same list as "
+                          "slow_counts(tasks), computed by a Pool of 2 workers.", exercise=PARALLEL)
     tasks = parallel_tasks(total_seconds)
     with no_stray_processes(), measure(interval=0.05) as m:
-        how, value = call_with_timeout(my_function, (tasks,), timeout)
+        how, value, _ = call_with_timeout(my_function, (tasks,), timeout)
     if how != "returned":
         what = timeout_hint(timeout) if how == "timeout" else f"it raised {type(value).__name__}: {value}"
         return feedback(False, "", f"my_fast_counts(tasks): {what}", exercise=PARALLEL)
@@ -115,11 +110,9 @@ def feedback_parallel(my_function, *, total_seconds: float = 0.8, timeout: float
 
 
 def at_once(m) -> float:
-    """Tasks in flight at once in the workers, on average: the sum of the tasks' durations
-    over the span from the first start to the last end (2.0: two workers always busy).
-
-    Unlike the cores in use, it does not fall when other programs take the cores: a busy
-    machine stretches the tasks and the span alike.
+    """Tasks in flight at once in the workers, on average: the tasks' summed durations over
+    the span from the first start to the last end (2.0: two workers always busy). Unlike the
+    cores in use, it does not fall on a busy machine, which stretches tasks and span alike.
     """
     events = [e for e in m.tasks if e.task == "spin" and e.pid != os.getpid()]
     if not events:
@@ -129,33 +122,27 @@ def at_once(m) -> float:
 
 
 def judge_parallel(m, results: list, tasks: list[int]) -> bool:
-    """The verdict of exercise 1 from its measurement and results, in the learner's terms."""
+    """The verdict of exercise 1 from its measurement and results."""
     right = [expected_count(s) for s in tasks]
     cores = m.cpu_time / m.wall if m.wall else 0.0
     in_workers = 1 - m.caller_cpu / m.cpu_time if m.cpu_time else 0.0
     problems = []
     if results != right:
-        order = sorted(results) == sorted(right)
         problems.append(
             "the results are in another order than the tasks (use map, not imap_unordered)"
-            if order
+            if sorted(results) == sorted(right)
             else f"the results differ from slow_counts(tasks): got {results[:3]}..., "
             f"expected {right[:3]}..."
         )
+    together = at_once(m)
     if in_workers < WORKER_SHARE_AT_LEAST:
-        problems.append(
-            f"only {in_workers:.0%} of the CPU time was spent in worker processes: most of the "
-            "counting ran here, in the notebook's process"
-        )
-    elif at_once(m) < AT_ONCE_AT_LEAST:
-        problems.append(
-            f"{at_once(m):.1f} tasks ran at once on average: the workers took turns instead of "
-            "running together (a pool of 1 worker? all tasks in one chunk?)"
-        )
-    said = (
-        f"{in_workers:.0%} of the CPU time ran in workers, {at_once(m):.1f} tasks at once, "
-        f"on {cores:.1f} cores on average; all {len(tasks)} results are right, in order."
-    )
+        problems.append(f"only {in_workers:.0%} of the CPU time was spent in worker processes: "
+                        "most of the counting ran here, in the notebook's process")
+    elif together < AT_ONCE_AT_LEAST:
+        problems.append(f"{together:.1f} tasks ran at once on average: the workers took turns "
+                        "instead of running together (a pool of 1 worker? all tasks in one chunk?)")
+    said = (f"{in_workers:.0%} of the CPU time ran in workers, {together:.1f} tasks at once, on "
+            f"{cores:.1f} cores on average; all {len(tasks)} results are right, in order.")
     if usable_cores() >= 2 and cores < CORES_AT_LEAST:
         said += " (Fewer cores than tasks at once: other programs held the cores meanwhile.)"
     return feedback(not problems, said, "; ".join(problems) + ".", exercise=PARALLEL)
@@ -166,28 +153,20 @@ def judge_parallel(m, results: list, tasks: list[int]) -> bool:
 
 def feedback_errors(my_function, *, inputs=range(6), bad: int = 4, timeout: float = 30.0) -> bool | None:
     """Exercise 2: my_function(xs) returns (values, errors) for cpu.fail_if(x, bad=4) over
-    xs: every good value, and every failure as its exception. Judged by running it on xs =
-    range(6). Lesson 01, Exercises.
+    xs = range(6): every good value, and every failure as its exception.
     """
-    if unanswered_function(my_function):
-        return unanswered(
-            "my_run_all is not written yet: run fail_if(x, bad=4) for each x on a Pool with "
-            "apply_async, and return (values, errors).",
-            exercise=ERRORS,
-        )
+    if is_stub(my_function):
+        return unanswered("my_run_all is not written yet: run fail_if(x, bad=4) for each x on a "
+                          "Pool with apply_async, and return (values, errors).", exercise=ERRORS)
     with no_stray_processes():
-        how, value = call_with_timeout(my_function, (list(inputs),), timeout)
+        how, value, _ = call_with_timeout(my_function, (list(inputs),), timeout)
     if how == "timeout":
         return feedback(False, "", f"my_run_all: {timeout_hint(timeout)}", exercise=ERRORS)
     if how == "raised":
-        return feedback(
-            False,
-            "",
+        return feedback(False, "", (
             f"my_run_all raised {type(value).__name__}: {value}. A failed task's error came "
             "out of the function and every other result was lost with it: catch it around "
-            ".get(), or collect it with error_callback.",
-            exercise=ERRORS,
-        )
+            ".get(), or collect it with error_callback."), exercise=ERRORS)
     try:
         values, errors = value
     except (TypeError, ValueError):
@@ -202,10 +181,8 @@ def judge_errors(values: list, errors: list, inputs, bad: int) -> bool:
     if sorted(values) != good:
         problems.append(f"values should hold {good} (in any order); it holds {sorted(values)}")
     if not errors:
-        problems.append(
-            f"errors is empty: the ValueError of task {bad} was lost. Did you pass "
-            "error_callback=errors.append, or catch what .get() raises?"
-        )
+        problems.append(f"errors is empty: the ValueError of task {bad} was lost. Did you pass "
+                        "error_callback=errors.append, or catch what .get() raises?")
     elif len(errors) != 1 or len(failures) != 1:
         problems.append(f"errors should hold exactly one ValueError (task {bad}); it holds {errors!r}")
     said = f"values holds every good result {sorted(values)}, and errors the one failure: {errors[0]!r}." if errors else ""
@@ -217,27 +194,23 @@ def judge_errors(values: list, errors: list, inputs, bad: int) -> bool:
 
 def feedback_chunksize(chunksize, *, tasks: int = 5000, workers: int = 2) -> bool | None:
     """Exercise 3: time chunksize 1 against the learner's choice on one pool, alternately;
-    the choice must make the tiny tasks at least CHUNKSIZE.threshold times faster.
-    Lesson 01, Exercises."""
+    the choice must make the tiny tasks at least CHUNKSIZE.threshold times faster."""
     if chunksize is None or chunksize == 1:
-        return unanswered(
-            "my_chunksize is still 1, the slow case: try bigger values, then run this again.",
-            exercise=CHUNKSIZE_CHOICE,
-        )
+        return unanswered("my_chunksize is still 1, the slow case: try bigger values, then "
+                          "run this again.", exercise=CHUNKSIZE_CHOICE)
     try:
         r = chunksize_sweep(tasks, [chunksize], workers=workers, repeats=3, timeline_tasks=0)
     except ValueError as exc:
         return feedback(False, "", str(exc), exercise=CHUNKSIZE_CHOICE)
     gain = r.median(1) / r.median(chunksize)
     messages = math.ceil(tasks / chunksize)
+    tip = "Try a bigger one." if messages > 100 else "Try a smaller one."
     return feedback(
         CHUNKSIZE.holds(gain),
         f"chunksize {chunksize}: {gain:.0f}x faster than chunksize 1 ({messages} messages "
         f"each way instead of {tasks}).",
         f"chunksize {chunksize}: {gain:.1f}x faster than chunksize 1; aim for at least "
-        f"{CHUNKSIZE.threshold:g}x. {'Try a bigger one.' if messages > 100 else 'Try a smaller one.'}",
-        exercise=CHUNKSIZE_CHOICE,
-    )
+        f"{CHUNKSIZE.threshold:g}x. {tip}", exercise=CHUNKSIZE_CHOICE)
 
 
 # -- exercise 4: Amdahl's law ---------------------------------------------------------------
@@ -246,10 +219,8 @@ def feedback_chunksize(chunksize, *, tasks: int = 5000, workers: int = 2) -> boo
 def feedback_amdahl(speedup_8_workers, speedup_limit, *, serial_share: float = 0.2) -> bool | None:
     """Exercise 4: Amdahl's law for a serial share, at 8 workers and with unlimited workers."""
     if speedup_8_workers is None or speedup_limit is None:
-        return unanswered(
-            "speedup_8_workers and speedup_limit are still None: fill in the cell above.",
-            exercise=AMDAHL,
-        )
+        return unanswered("speedup_8_workers and speedup_limit are still None: fill in the "
+                          "cell above.", exercise=AMDAHL)
     s = serial_share
     wrong = []
     for name, answer, truth, hint in (
@@ -258,10 +229,6 @@ def feedback_amdahl(speedup_8_workers, speedup_limit, *, serial_share: float = 0
     ):
         if abs(answer - truth) > 0.02 * truth:
             wrong.append(f"{name} = {answer:.3g}x is not it: use {hint} with s = {s:g}")
-    return feedback(
-        not wrong,
-        f"{speedup_8_workers:.3g}x with 8 workers, {speedup_limit:.3g}x at most: right.",
-        "; ".join(wrong) + ".",
-        exercise=AMDAHL,
-    )
+    return feedback(not wrong, f"{speedup_8_workers:.3g}x with 8 workers, {speedup_limit:.3g}x "
+                    "at most: right.", "; ".join(wrong) + ".", exercise=AMDAHL)
 

@@ -24,6 +24,7 @@ from ...course.feedback import feedback, unanswered
 from ...probes import measure
 from ...runner import no_stray_processes
 from ...servers.http import slow_server
+from ..pool.exercises import call_with_timeout
 from .cluster import Leftovers, leftovers, scratch_space
 from .waits import TIMEOUT, run_coroutine
 
@@ -86,10 +87,6 @@ def feedback_choices(choices: dict[str, str] | None) -> bool:
 # -- exercise 2: a blocking library inside asyncio, with a limit ----------------------------
 
 
-def _threads() -> set[int]:
-    return {t.ident for t in threading.enumerate()}
-
-
 def feedback_blocking_library(fetch_politely, requests: int = 12, limit: int = 3,
                               delay: float = 0.1) -> bool:
     """Exercise 2: does `await fetch_politely(url, requests, limit)` get every answer through the
@@ -98,7 +95,7 @@ def feedback_blocking_library(fetch_politely, requests: int = 12, limit: int = 3
     if not inspect.iscoroutinefunction(fetch_politely):
         return feedback(False, "", "fetch_politely must be a coroutine function: `async def ...`.",
                         exercise=BLOCKING)
-    threads_before = _threads()
+    threads_before = {t.ident for t in threading.enumerate()}
     with slow_server(delay) as server, measure(interval=0.1) as m:
         start = time.perf_counter()
         try:
@@ -146,27 +143,10 @@ def _judge_blocking(answers, requests, limit, delay, took, at_once, in_loop, lef
 
 
 def _clusters_and_clients() -> list:
-    """Every dask LocalCluster and Client alive in this process (found by the garbage collector,
-    so that a cluster the learner forgot to close can be closed for them)."""
+    """Every dask LocalCluster and Client alive in this process (the garbage collector's)."""
     from distributed import Client, LocalCluster
 
     return [o for o in gc.get_objects() if isinstance(o, (LocalCluster, Client))]
-
-
-def _call_with_timeout(func, args: tuple, timeout: float) -> tuple[bool, object]:
-    """(finished, value or the exception raised) of func(*args) run in a thread."""
-    out: dict = {}
-
-    def run() -> None:
-        try:
-            out["value"] = func(*args)
-        except Exception as exc:  # the learner's code: reported, never raised
-            out["value"] = exc
-
-    runner = threading.Thread(target=run, name="exercise", daemon=True)
-    runner.start()
-    runner.join(timeout)
-    return not runner.is_alive(), out.get("value")
 
 
 def feedback_client_map(squares_on_a_cluster, numbers: list[int] | None = None,
@@ -175,31 +155,31 @@ def feedback_client_map(squares_on_a_cluster, numbers: list[int] | None = None,
     on dask workers, and close its cluster before it returns?
 
     Judged from the task events (dask runs tasks in threads named Dask-..., a Pool in its
-    workers' main thread) and from what is left afterwards: processes, listening ports,
-    scratch folders. A cluster left open is closed here, and the learner told so.
+    workers' main thread) and from the processes and ports left afterwards. A cluster left
+    open is closed here, and the learner told so.
     """
     numbers = list(range(10)) if numbers is None else numbers
     before, objects = leftovers(), {id(o) for o in _clusters_and_clients()}
     with scratch_space(), no_stray_processes(), measure(interval=0.1) as m:
-        finished, value = _call_with_timeout(squares_on_a_cluster, (numbers,), timeout)
+        how, value, _ = call_with_timeout(squares_on_a_cluster, (numbers,), timeout)
         left = leftovers() - before
         left = Leftovers(left.processes, left.listening)  # its scratch folder goes below
         for thing in _clusters_and_clients():  # close what the learner left open
             if id(thing) not in objects:
                 thing.close()
-    if finished and value is None and not m.tasks:
+    if how == "returned" and value is None and not m.tasks:
         unanswered("Write squares_on_a_cluster: a LocalCluster and a Client in one `with`, "
                    "client.map(cpu.square, numbers), then client.gather.", exercise=CLIENT_MAP)
         return False
-    return feedback(*_judge_client_map(numbers, finished, value, m.tasks, left, timeout),
+    return feedback(*_judge_client_map(numbers, how, value, m.tasks, left, timeout),
                     exercise=CLIENT_MAP)
 
 
-def _judge_client_map(numbers, finished, value, events, left, timeout) -> tuple:
+def _judge_client_map(numbers, how, value, events, left, timeout) -> tuple:
     """(ok, right, wrong) for exercise 3."""
-    if not finished:
+    if how == "timeout":
         return False, "", f"it did not return within {timeout:g} s; the cluster was stopped."
-    if isinstance(value, Exception):
+    if how == "raised":
         return False, "", f"it raised {type(value).__name__}: {value}"
     if isinstance(value, list) and value and type(value[0]).__name__ == "Future":
         return False, "", "it returned Futures, not numbers: pass them to client.gather(futures)."

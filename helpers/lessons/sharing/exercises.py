@@ -5,15 +5,8 @@ side (the Value, the segment, the Pool, the Redis calls); the workers run functi
 helpers.workloads.sharing, which record task events, so a check can tell from the
 measurement which worker did what, and for how long. Functions defined in a notebook cannot
 run in spawned workers, which is why the learner chooses a worker function rather than
-writing one.
-
-    feedback_locked_counter(f)   exercise 1: no update lost; the workers added under the lock
-    feedback_merged_counter(f)   exercise 2: the right total; counting alone is >= 5x faster
-    feedback_shared_squares(f)   exercise 3: workers wrote the squares; no segment left
-    feedback_pipeline(f)         exercise 4: every value stored; few round trips
-
-Each prints what to do while the function is still the stub (and raises nothing), and records
-its outcome under its exercise name for helpers.course.progress.summary().
+writing one. Each check prints what to do while the function is still the stub (and raises
+nothing), and records its outcome for helpers.course.progress.summary().
 """
 
 from __future__ import annotations
@@ -31,6 +24,7 @@ from ...probes import Measurement, measure
 from ...servers.redis import HOW_TO_GET_REDIS, find_redis_server, redis_server
 from ...timing import median_seconds
 from ...workloads import sharing as work
+from ..pool.exercises import is_stub
 from . import lifecycle
 
 LOCKED_COUNTER = "locked counter"
@@ -44,18 +38,6 @@ FASTER_AT_LEAST = 5.0  # counting alone vs under the lock, per addition (ratio, 
 ADDITIONS_PER_TRIP = 20  # a pipelined answer sends at least this many commands per round trip
 
 
-def _stub():
-    ...
-
-
-def is_stub(func) -> bool:
-    """Whether func is still unanswered: None, or a body of only `...`, `pass` or a docstring."""
-    return func is None or (
-        callable(func) and getattr(func, "__code__", None) is not None
-        and func.__code__.co_code == _stub.__code__.co_code
-    )
-
-
 @dataclass
 class LearnerRun:
     """What the learner's function returned or raised, and what the instruments saw meanwhile."""
@@ -66,16 +48,14 @@ class LearnerRun:
 
     def worker_tasks(self, name: str | None = None, prefix: str = "") -> list:
         """Task events recorded by processes other than this one (the workers)."""
-        tasks = self.measurement.tasks if self.measurement else []
         return [
-            t for t in tasks
+            t for t in self.measurement.tasks
             if t.pid != os.getpid() and (t.task == name if name else t.task.startswith(prefix))
         ]
 
-    def said(self) -> str:
-        """The error in one line, with the learner's terms."""
-        return f"{type(self.error).__name__}: {self.error}"
-
+    def raised(self, name: str) -> str:
+        """The error in one line, with what it typically means in the lesson's terms."""
+        return f"{name} raised {type(self.error).__name__}: {self.error}.{error_hint(self.error)}"
 
 
 def run_measured(func, *args, timeout: float = TIMEOUT) -> LearnerRun:
@@ -89,11 +69,6 @@ def run_measured(func, *args, timeout: float = TIMEOUT) -> LearnerRun:
             run.error = exc
     run.measurement = m
     return run
-
-
-def busy_seconds(tasks) -> float:
-    """Seconds the given task events lasted, summed over workers."""
-    return sum(t.duration for t in tasks)
 
 
 def error_hint(error: BaseException) -> str:
@@ -127,8 +102,7 @@ def feedback_locked_counter(func, *, workers: int = 2, additions: int = 20_000) 
     expected = workers * additions
     run = run_measured(func, workers, additions)
     if run.error is not None:
-        return feedback(False, "", f"my_locked_counter raised {run.said()}.{error_hint(run.error)}",
-                        exercise=LOCKED_COUNTER)
+        return feedback(False, "", run.raised("my_locked_counter"), exercise=LOCKED_COUNTER)
     locked, unlocked = run.worker_tasks(work.ADD_LOCKED), run.worker_tasks(work.ADD_UNLOCKED)
     got = f"it returned {run.value!r} for {expected:,} additions"
     if unlocked:
@@ -147,7 +121,7 @@ def feedback_locked_counter(func, *, workers: int = 2, additions: int = 20_000) 
     right = "" if wrong else (
         f"{len({t.pid for t in locked})} worker(s) made {expected:,} additions under the lock "
         f"and the counter says {run.value:,}: no update lost, at "
-        f"{busy_seconds(locked) / expected * 1e6:.2f} µs per addition.")
+        f"{sum(t.duration for t in locked) / expected * 1e6:.2f} µs per addition.")
     return feedback(not wrong, right, wrong, exercise=LOCKED_COUNTER)
 
 
@@ -156,10 +130,8 @@ def feedback_locked_counter(func, *, workers: int = 2, additions: int = 20_000) 
 
 @functools.lru_cache(maxsize=4)  # the same reference for the learner's cell and the solution's
 def locked_seconds_per_addition(workers: int = 2, additions: int = 20_000) -> float:
-    """Seconds per addition to a shared Value under its lock, `workers` processes at once.
-
-    The reference exercise 2 is compared with: exercise 1's solution, timed from the task
-    events of its workers (pool start-up excluded).
+    """Seconds per addition to a shared Value under its lock, `workers` processes at once: the
+    reference of exercise 2 (exercise 1's solution, timed from its workers' task events).
     """
     ctx = mp_context()
     counter = ctx.Value("q", 0)
@@ -172,15 +144,14 @@ def locked_seconds_per_addition(workers: int = 2, additions: int = 20_000) -> fl
         pool.join()
     del pool, counter  # under spawn each holds named semaphores until it is freed
     tasks = [t for t in m.tasks if t.task == work.ADD_LOCKED]
-    return busy_seconds(tasks) / (workers * additions)
+    return sum(t.duration for t in tasks) / (workers * additions)
 
 
 def feedback_merged_counter(func, *, workers: int = 2, additions: int = 200_000) -> bool | None:
     """Exercise 2: func(workers, additions) counts in each worker and adds the counts once.
 
     Judged: the total is workers * additions, the workers counted alone (work.count_locally),
-    and an addition cost them >= FASTER_AT_LEAST times less than under a shared lock
-    (task time per addition, so the pools' start-up does not blur the ratio).
+    and an addition (task time) cost them FASTER_AT_LEAST times less than under a shared lock.
     """
     if is_stub(func):
         return unanswered(
@@ -189,8 +160,7 @@ def feedback_merged_counter(func, *, workers: int = 2, additions: int = 200_000)
     expected = workers * additions
     run = run_measured(func, workers, additions)
     if run.error is not None:
-        return feedback(False, "", f"my_merged_counter raised {run.said()}.{error_hint(run.error)}",
-                        exercise=MERGED_COUNTER)
+        return feedback(False, "", run.raised("my_merged_counter"), exercise=MERGED_COUNTER)
     alone = run.worker_tasks(work.COUNT_LOCALLY)
     if not alone:
         shared = run.worker_tasks(prefix="add 1")
@@ -203,7 +173,7 @@ def feedback_merged_counter(func, *, workers: int = 2, additions: int = 200_000)
         return feedback(False, "", (
             f"It returned {run.value!r}, but the workers counted {expected:,} in all: add up "
             "the counts pool.map returned (sum(...))."), exercise=MERGED_COUNTER)
-    counting = busy_seconds(alone) / expected
+    counting = sum(t.duration for t in alone) / expected
     locked = locked_seconds_per_addition(workers, additions // 10)
     ratio = locked / counting
     return feedback(
@@ -241,8 +211,7 @@ def feedback_shared_squares(func, *, n: int = 100_000, workers: int = 2) -> bool
     """Exercise 3: func(n, workers) returns i*i for i < n, written in place by pool workers.
 
     Judged: the result is right, workers wrote it into a shared_memory segment
-    (work.square_into_segment), the result is a copy (not a view of the segment), and the
-    segment is gone afterwards (closed and unlinked: nothing left in /dev/shm).
+    (work.square_into_segment), the result is a copy, and the segment is gone afterwards.
     """
     if is_stub(func):
         return unanswered(
@@ -253,7 +222,7 @@ def feedback_shared_squares(func, *, n: int = 100_000, workers: int = 2) -> bool
     wrote = run.worker_tasks(prefix=work.SQUARES_INTO + "psm")
     left = segments_left({t.task[len(work.SQUARES_INTO):] for t in wrote})
     if run.error is not None:
-        wrong = f"my_squares raised {run.said()}.{error_hint(run.error)}"
+        wrong = run.raised("my_squares")
     elif not wrote:
         wrong = ("No worker process wrote into a shared_memory segment: give the workers the "
                  "segment's name and let work.square_into_segment fill it.")
@@ -272,7 +241,7 @@ def feedback_shared_squares(func, *, n: int = 100_000, workers: int = 2) -> bool
     return feedback(
         not wrong,
         f"{len(pids)} worker process(es) wrote {n:,} squares in place in one segment, "
-        f"in {busy_seconds(wrote):.2f} s of task time; the result is right, {leftover}.",
+        f"in {sum(t.duration for t in wrote):.2f} s of task time; the result is right, {leftover}.",
         wrong, exercise=SHARED_SQUARES)
 
 
@@ -304,8 +273,7 @@ def feedback_pipeline(func, *, items: int = 2_000) -> bool | None:
     """Exercise 4: func(client, values) stores every key -> value in few round trips.
 
     Judged on a private server: every value is there, and the function sent at least
-    ADDITIONS_PER_TRIP commands per round trip (counted on the client's connection); its
-    speed against one SET per round trip is reported beside it.
+    ADDITIONS_PER_TRIP commands per round trip; its speed against one SET per trip is shown.
     """
     if is_stub(func):
         return unanswered(
@@ -324,7 +292,7 @@ def feedback_pipeline(func, *, items: int = 2_000) -> bool | None:
              "one by one": lambda: [client.set(k, v) for k, v in values.items()]}, 3)
     right = [v.decode() if v is not None else None for v in stored] == list(values.values())
     if run.error is not None:
-        wrong = f"my_store raised {run.said()}."
+        wrong = run.raised("my_store")
     elif not right:
         wrong = ("Not every value was stored: did the pipeline's execute() run? (A pipeline "
                  "sends nothing until then.)")
