@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from . import progress
 
@@ -57,3 +58,36 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def call_with_timeout(func: Callable, args: tuple, timeout: float) -> tuple[str, object, float]:
+    """("returned", value), ("raised", exception) or ("timeout", None) for func(*args), and
+    the seconds the call took, run in a daemon thread named "exercise" (lessons 01, 02, 06).
+
+    Trap: a thread cannot be killed, so on timeout it is abandoned (a pool it started is left
+    waiting; no_stray_processes() around the call ends the workers).
+    """
+    outcome: list = []
+
+    def call() -> None:
+        start = time.perf_counter()
+        try:
+            outcome[:] = ["returned", func(*args)]
+        except Exception as exc:  # the learner's error is reported, not raised
+            outcome[:] = ["raised", exc]
+        outcome.append(time.perf_counter() - start)
+
+    runner = threading.Thread(target=call, name="exercise", daemon=True)
+    runner.start()
+    runner.join(timeout)
+    return tuple(outcome) if not runner.is_alive() else ("timeout", None, timeout)
+
+
+def is_stub(func) -> bool:
+    """True for None, or a function whose body does nothing yet (`...`, `pass`, a docstring)."""
+    code = getattr(func, "__code__", None)
+    return func is None or code is not None and code.co_code == _do_nothing.__code__.co_code
+
+
+def _do_nothing(*args):
+    ...

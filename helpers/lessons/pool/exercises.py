@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-import threading
-import time
-from collections.abc import Callable
 
-from ...course.feedback import feedback, unanswered
+from ...course.feedback import call_with_timeout, feedback, is_stub, unanswered
 from ...machine import usable_cores
 from ...probes import measure
 from ...runner import no_stray_processes
@@ -37,39 +34,6 @@ def expected_count(steps: int) -> int:
     """cpu.count_steps(steps) without running it: i*i % 7 repeats every 7 steps (sum 14)."""
     pattern = [i * i % 7 for i in range(7)]
     return 14 * (steps // 7) + sum(pattern[: steps % 7])
-
-
-def call_with_timeout(func: Callable, args: tuple, timeout: float) -> tuple[str, object, float]:
-    """("returned", value), ("raised", exception) or ("timeout", None) for func(*args), and
-    the seconds the call took, run in a daemon thread named "exercise" (lessons 01, 02, 06).
-
-    Trap: a thread cannot be killed, so on timeout it is abandoned (a pool it started is left
-    waiting; no_stray_processes() around the call ends the workers).
-    """
-    outcome: list = []
-
-    def call() -> None:
-        start = time.perf_counter()
-        try:
-            outcome[:] = ["returned", func(*args)]
-        except Exception as exc:  # the learner's error is reported, not raised
-            outcome[:] = ["raised", exc]
-        outcome.append(time.perf_counter() - start)
-
-    runner = threading.Thread(target=call, name="exercise", daemon=True)
-    runner.start()
-    runner.join(timeout)
-    return tuple(outcome) if not runner.is_alive() else ("timeout", None, timeout)
-
-
-def is_stub(func) -> bool:
-    """True for None, or a function whose body does nothing yet (`...`, `pass`, a docstring)."""
-    code = getattr(func, "__code__", None)
-    return func is None or code is not None and code.co_code == _do_nothing.__code__.co_code
-
-
-def _do_nothing(*args):
-    ...
 
 
 def timeout_hint(timeout: float) -> str:

@@ -20,11 +20,10 @@ import inspect
 import threading
 import time
 
-from ...course.feedback import feedback, unanswered
+from ...course.feedback import call_with_timeout, feedback, unanswered
 from ...probes import measure
 from ...runner import no_stray_processes
 from ...servers.http import slow_server
-from ..pool.exercises import call_with_timeout
 from .cluster import Leftovers, leftovers, scratch_space
 from .waits import TIMEOUT, run_coroutine
 

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...course.feedback import feedback, time_limit, unanswered
+from ...course.feedback import feedback, is_stub, time_limit, unanswered
 from ...machine import mp_context
 from ...probes import Measurement, measure
 from ...servers.redis import HOW_TO_GET_REDIS, find_redis_server, redis_server
 from ...timing import median_seconds
 from ...workloads import sharing as work
-from ..pool.exercises import is_stub
 from . import lifecycle
 
 LOCKED_COUNTER = "locked counter"

@@ -12,10 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from ...course.feedback import feedback, unanswered
+from ...course.feedback import call_with_timeout, feedback, unanswered
 from ...course.progress import reveal
 from ...servers.http import slow_server
-from ..pool.exercises import call_with_timeout
 from .basics import threads_left
 from .race import run_together
 from .speedup import IOSpeedupResult
