@@ -64,7 +64,7 @@ def test_reference_falls_back_to_another_version(tmp_path, monkeypatch):
         doc % ("3.13.0", effect % (sub.SPEEDUP.effect, 1.9, "true"))
     )
     monkeypatch.setenv(reference.FOLDER_VARIABLE, str(tmp_path))
-    found = sub.best_reference()
+    found = reference.best(sub.LESSON, sub.SPEEDUP.effect)
     assert found is not None and found.source == "b-py3.13.json" and found.measured == 1.9
     assert [f.source for f in sub.reference_figures().figures] == ["b-py3.13.json"]
 

@@ -1,7 +1,7 @@
 """A worker process that only waits: what a process costs before it does any work.
 
-Introduced in 03_gil_contention.ipynb, section "Subinterpreters: one GIL each", where the
-memory of an idle process is set beside the memory of an idle interpreter.
+Introduced in 03_gil_contention.ipynb, section "Subinterpreters: one GIL each", beside an idle
+interpreter.
 """
 
 from __future__ import annotations

@@ -2,15 +2,8 @@
 
 Introduced in 03_gil_contention.ipynb, "Exercises". A check prints what to do while the
 exercise is unanswered and never raises; it records its outcome under the names in
-EXERCISES, which the notebook's closing summary lists.
-
-- feedback_hash_threads: the learner's hash_on_threads(data, chunk), judged by its results
-  and the cores it kept busy (CPU seconds of this process per wall second), against one
-  thread doing the same hashing.
-- feedback_switch_interval: the learner's run_responsively(job), judged by the wake-up
-  delay of a thread sleeping beside a CPU-bound thread while job runs, and by whether the
-  switch interval was put back.
-- feedback_median_turn: the learner's median_turn_ms(stamps), against the helper's figure.
+EXERCISES, which the notebook's closing summary lists. Cores busy, where judged, are CPU
+seconds of this process per wall second.
 """
 
 from __future__ import annotations
@@ -40,13 +33,15 @@ SCALED_CORES = 1.4  # two threads hashing in parallel keep this many times the c
 WAKE_WITHIN_MS = 1.0  # the responsive exercise's target: median wake-up delay
 
 
-def run_with_timeout(func: Callable[[], object], timeout: float) -> tuple[object, float, float]:
-    """Run func() in a thread: (its result, wall seconds, this process's CPU seconds).
+def not_yet(exercise: str, said: str) -> bool:
+    """feedback() for an answer that is wrong whatever it measured: print said, return False."""
+    return feedback(False, "", said, exercise=exercise)
 
-    Raises TimeoutError after timeout seconds (the thread is left to finish on its own) and
-    re-raises what func raised. CPU seconds count every thread of this process, so
-    CPU / wall is the number of cores the learner's threads kept busy.
-    """
+
+def run_with_timeout(func: Callable[[], object], timeout: float) -> tuple[object, float, float]:
+    """Run func() in a thread: (its result, wall seconds, CPU seconds of all this process's
+    threads). Raises TimeoutError after timeout seconds (the thread is left to finish on its
+    own) and re-raises what func raised."""
     box: dict[str, object] = {}
 
     def run() -> None:
@@ -76,12 +71,8 @@ def sha256_pieces(data: bytes, chunk: int) -> list[bytes]:
 def hash_cores(
     hash_on_threads: Callable, chunk: int, data: bytes, repeats: int, timeout: float
 ) -> tuple[object, float, float]:
-    """(the learner's last answer, median cores busy with their code, the same on one thread).
-
-    The learner's call and the one-thread reference alternate (helpers.timing.alternating),
-    so a busy spell on the machine weighs on both. Cores busy = CPU seconds of this process
-    per wall second.
-    """
+    """(the learner's last answer, median cores busy with their code, the same on one thread);
+    the two alternate (helpers.timing.alternating), so a busy spell weighs on both."""
     cores: dict[str, list[float]] = {"yours": [], "one thread": []}
     answer = None
     for name in alternating(list(cores), repeats):
@@ -117,18 +108,11 @@ def feedback_hash_threads(
             exercise=HASH,
         )
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        return feedback(
-            False,
-            "",
-            f"MY_CHUNK must be a whole number of bytes, at least 1; got {chunk!r}.",
-            exercise=HASH,
-        )
+        return not_yet(HASH, f"MY_CHUNK must be a whole number of bytes, at least 1: {chunk!r}.")
     try:
         answer, used, alone = hash_cores(hash_on_threads, chunk, data, repeats, timeout)
     except Exception as exc:  # the learner's code: report, do not stop the notebook
-        return feedback(
-            False, "", f"hash_on_threads raised {type(exc).__name__}: {exc}", exercise=HASH
-        )
+        return not_yet(HASH, f"hash_on_threads raised {type(exc).__name__}: {exc}")
     if answer is None:
         return unanswered(
             "hash_on_threads returned None: write its body, then run the check.", exercise=HASH
@@ -139,12 +123,10 @@ def feedback_hash_threads(
             (i for i, (a, b) in enumerate(zip(answer, expected, strict=False)) if a != b),
             min(len(answer), len(expected)),
         )
-        return feedback(
-            False,
-            "",
+        return not_yet(
+            HASH,
             f"Your {len(answer)} digests are not the sha256 of the {len(expected)} pieces "
             f"of {chunk} bytes, in order (the first one that differs or is missing: piece {wrong}).",
-            exercise=HASH,
         )
     said = (
         f"{len(expected)} calls of {chunk} bytes each kept {used:.2f} cores busy, against "
@@ -164,25 +146,20 @@ def feedback_hash_threads(
         )
     if chunk < GIL_RELEASE_BYTES:
         hint = (
-            "hashlib keeps the GIL for pieces under 2 KiB, and the Python loop between calls "
+            "Hashlib keeps the GIL for pieces under 2 KiB, and the Python loop between calls "
             "needs it too: cut bigger pieces"
         )
     elif alone < 0.7:
         hint = (
-            f"one thread alone got only {alone:.2f} of a core, so this machine is busy: close "
+            f"One thread alone got only {alone:.2f} of a core, so this machine is busy: close "
             "other programs and run the check again"
         )
     else:
         hint = (
-            "the pieces are big enough, so check that both threads run at once: start both "
+            "The pieces are big enough, so check that both threads run at once: start both "
             "before joining either, each with its own share of the pieces"
         )
-    return feedback(
-        False,
-        "",
-        f"Not yet: {said}, not {SCALED_CORES}x. {hint[0].upper()}{hint[1:]}.",
-        exercise=HASH,
-    )
+    return not_yet(HASH, f"Not yet: {said}, not {SCALED_CORES}x. {hint}.")
 
 
 def feedback_switch_interval(
@@ -208,9 +185,7 @@ def feedback_switch_interval(
         returned = run_responsively(job)
     except Exception as exc:  # the learner's code: report, do not stop the notebook
         sys.setswitchinterval(before)
-        return feedback(
-            False, "", f"run_responsively raised {type(exc).__name__}: {exc}", exercise=RESPONSIVE
-        )
+        return not_yet(RESPONSIVE, f"run_responsively raised {type(exc).__name__}: {exc}")
     after = sys.getswitchinterval()
     sys.setswitchinterval(before)  # whatever the learner's code did, the kernel goes on as before
     if "delays" not in seen:
@@ -219,17 +194,16 @@ def feedback_switch_interval(
                 "Write run_responsively: set a switch interval, call job(), put the old one back.",
                 exercise=RESPONSIVE,
             )
-        return feedback(False, "", "run_responsively never called job().", exercise=RESPONSIVE)
+        return not_yet(RESPONSIVE, "run_responsively never called job().")
     delay = statistics.median(seen["delays"]) * 1e3
     said = f"at the {seen['interval'] * 1e3:g} ms you set, the sleeper woke {delay:.2f} ms late (median)"
     if after != before:
-        return feedback(
-            False,
-            "",
+        return not_yet(
+            RESPONSIVE,
             f"{said.capitalize()}, but you left the switch interval at {after * 1e3:g} ms "
             f"instead of {before * 1e3:g} ms: every thread of this program would keep handing the "
-            "GIL over that often. Put the old value back, in a finally block. (The check did it for you.)",
-            exercise=RESPONSIVE,
+            "GIL over that often. Put the old value back, in a finally block. "
+            "(The check did it for you.)",
         )
     return feedback(
         delay <= WAKE_WITHIN_MS or not gil_enabled(),
@@ -249,9 +223,7 @@ def feedback_median_turn(func: Callable[[list[list[float]]], float | None], resu
     try:
         answer = func(stamps)
     except Exception as exc:  # the learner's code: report, do not stop the notebook
-        return feedback(
-            False, "", f"Your function raised {type(exc).__name__}: {exc}", exercise=MEDIAN_TURN
-        )
+        return not_yet(MEDIAN_TURN, f"Your function raised {type(exc).__name__}: {exc}")
     if answer is None:
         return unanswered("Write median_turn_ms: it returns None so far.", exercise=MEDIAN_TURN)
     expected = result.median_turn * 1e3

@@ -3,8 +3,8 @@
 Introduced in 03_gil_contention.ipynb, section "Subinterpreters: one GIL each". Since
 Python 3.12 one process can hold several interpreters, each with its own GIL; each runs
 from the thread that calls its ``exec()``, so N interpreters driven from N threads can
-use N cores for pure Python, in one process. What they share is little: each has its own
-modules and objects, and only a few types cross between them.
+use N cores for pure Python, in one process. Each has its own modules and objects; only a
+few types cross between them.
 
 Where ``interpreters`` (this module's name for the API) comes from:
 
@@ -23,6 +23,7 @@ ends its processes, with timeouts, even on an error or an interrupt.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import importlib
 import importlib.util
@@ -31,13 +32,15 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import psutil
 
 from ...course.check import Effect, Rule, needs_cores, report_only
 from ...course.feedback import feedback, unanswered
-from ...course.reference import ReferenceFigure, ReferenceTable, best
+from ...course.reference import ReferenceTable
 from ...course.reference import figures as reference_figures_for
 from ...footprint import footprint
 from ...machine import mp_context, require_workers
@@ -67,6 +70,7 @@ class ExecutionFailed(RuntimeError):
     """Code run by a 3.13 interpreter's exec() raised; the message is its traceback."""
 
 
+@dataclass
 class LowLevelInterpreter:
     """Python 3.13: one interpreter of _interpreters, with 3.14's method names.
 
@@ -76,8 +80,8 @@ class LowLevelInterpreter:
     _interpreters directly, so prepare_main() checks every value first.
     """
 
-    def __init__(self, low, interp_id: int):
-        self.low, self.id = low, interp_id
+    low: object = field(repr=False)
+    id: int
 
     def exec(self, code: str) -> None:
         """Run code in this interpreter's __main__, in the calling thread."""
@@ -100,27 +104,20 @@ class LowLevelInterpreter:
         """Destroy the interpreter (it must not be running)."""
         self.low.destroy(self.id)
 
-    def __repr__(self) -> str:
-        return f"LowLevelInterpreter(id={self.id})"
 
-
+@dataclass
 class LowLevelInterpreters:
-    """Python 3.13: the calls of concurrent.interpreters the lesson uses, over _interpreters."""
+    """Python 3.13: the calls of concurrent.interpreters the lesson uses, over _interpreters;
+    is_shareable(), list_all() and NotShareableError are _interpreters' own."""
 
-    def __init__(self, low):
-        self.low = low
-        self.NotShareableError = low.NotShareableError
-        self.ExecutionFailed = ExecutionFailed
-        self.__name__ = "_interpreters"
+    low: object
+    ExecutionFailed = ExecutionFailed
+
+    def __getattr__(self, name: str):
+        return getattr(self.low, name)
 
     def create(self) -> LowLevelInterpreter:
         return LowLevelInterpreter(self.low, self.low.create("isolated"))
-
-    def is_shareable(self, obj) -> bool:
-        return self.low.is_shareable(obj)
-
-    def list_all(self) -> list:
-        return list(self.low.list_all())
 
     def create_queue(self, maxsize: int = 0):
         """A cross-interpreter queue (from the test package, CPython 3.13's draft of PEP 734)."""
@@ -133,14 +130,12 @@ class LowLevelInterpreters:
 
 def _load():
     """(the interpreters API or None, where it comes from or why there is none)."""
-    try:
+    with suppress(ImportError):  # Python 3.14+
         return importlib.import_module("concurrent.interpreters"), "concurrent.interpreters"
-    except ImportError:
-        pass
     try:
         low = importlib.import_module("_interpreters")
     except ImportError:
-        version = ".".join(map(str, sys.version_info[:2]))
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
         has = (
             "gives interpreters their own GIL only through its C API (PEP 684)"
             if sys.version_info >= (3, 12)
@@ -157,10 +152,7 @@ def _load():
 
 interpreters, SOURCE = _load()
 WHY_NOT = "" if interpreters is not None else SOURCE
-try:
-    from concurrent.futures import InterpreterPoolExecutor
-except ImportError:  # before Python 3.14
-    InterpreterPoolExecutor = None
+InterpreterPoolExecutor = getattr(concurrent.futures, "InterpreterPoolExecutor", None)  # 3.14+
 
 
 QUEUES_WHY_NOT = (
@@ -172,10 +164,8 @@ QUEUES_WHY_NOT = (
 
 def queues_available() -> bool:
     """Whether interpreters.create_queue() works here (3.14+, or 3.13 with its test package)."""
-    if interpreters is None:
-        return False
     if not isinstance(interpreters, LowLevelInterpreters):
-        return True
+        return interpreters is not None  # 3.14+ has them, 3.11 and 3.12 have no interpreters
     try:
         return importlib.util.find_spec(QUEUES_313) is not None
     except ImportError:  # the test package itself is missing
@@ -194,20 +184,15 @@ def open_interpreters() -> int:
 
 
 def cpu_seconds() -> float:
-    """CPU seconds used so far by this process and its children, the sampler excepted.
-
-    Every interpreter of this process runs on one of its threads, so this counts them all.
-    Trap: a child that ended is no longer counted; measure while the workers are alive.
-    """
+    """CPU seconds used so far by this process and its children, the sampler excepted: every
+    interpreter runs on one of this process's threads, so this counts them all.
+    Trap: a child that ended is no longer counted; measure while the workers are alive."""
     me = psutil.Process()
     total = 0.0
     for proc in [me, *me.children(recursive=True)]:
-        try:
+        with suppress(psutil.Error):  # ended between listing and reading
             if proc is me or not is_sampler(proc):
-                times = proc.cpu_times()
-                total += times.user + times.system
-        except psutil.Error:  # ended between listing and reading
-            continue
+                total += sum(proc.cpu_times()[:2])  # user + system
     return total
 
 
@@ -227,9 +212,8 @@ def join_all(threads: list[threading.Thread], timeout: float) -> None:
 class ModelsResult(Result):
     """Wall time and CPU use of each variant, per round (median over rounds in the table)."""
 
-    runs: list[tuple[str, int, float, float]] = field(
-        default_factory=list
-    )  # variant, round, wall s, CPU s
+    # (variant, round, wall s, CPU s) per run
+    runs: list[tuple[str, int, float, float]] = field(default_factory=list)
 
     def speedup(self, variant: str) -> float:
         """Median over rounds of sequential wall time / this variant's, in the same round."""
@@ -246,34 +230,39 @@ class ModelsResult(Result):
         return self.cores_busy(variant) / self.cores_busy("sequential")
 
     def plot(self):
-        import matplotlib.pyplot as plt
-
-        from ...charts import bars, close_if_inline, style
-
-        with style():
-            fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
-            ideal = min(self.params["workers"], self.machine["usable_cores"])
-            names = [v for v in VARIANTS if any(r[0] == v for r in self.runs)]
-            bars(
-                names,
-                [self.speedup(v) for v in names],
+        ideal = min(self.params["workers"], self.machine["usable_cores"])
+        names = [v for v in VARIANTS if any(r[0] == v for r in self.runs)]
+        return _two_charts(
+            (12, 4.2),
+            names,
+            dict(
+                values=[self.speedup(v) for v in names],
                 ylabel="speed-up (× sequential)",
                 title="Speed-up",
-                reference=ideal,
                 reference_label=f"ideal on this machine ({ideal}x)",
-                ax=left,
-            )
-            bars(
-                names,
-                [self.cores_busy(v) for v in names],
+            ),
+            dict(
+                values=[self.cores_busy(v) for v in names],
                 ylabel="CPU s per wall s",
                 title="Cores in use",
-                reference=ideal,
                 reference_label="cores usable",
-                ax=right,
-            )
-            close_if_inline(fig)
-            return fig
+            ),
+            reference=ideal,
+        )
+
+
+def _two_charts(figsize: tuple[float, float], labels: list[str], left: dict, right: dict, **both):
+    """Two charts.bars() side by side over the same labels; left, right: their own arguments."""
+    import matplotlib.pyplot as plt
+
+    from ...charts import bars, close_if_inline, style
+
+    with style():
+        fig, axes = plt.subplots(1, 2, figsize=figsize, layout="constrained")
+        for ax, args in zip(axes, (left, right), strict=True):
+            bars(labels, ax=ax, **args, **both)
+        close_if_inline(fig)
+        return fig
 
 
 def compare_models(
@@ -294,38 +283,34 @@ def compare_models(
     require_workers(workers)
     steps = cpu.units_for(task_seconds)
     source = inspect.getsource(cpu.count_steps)  # the same function, defined in each interpreter
+    task = "count_steps(steps)"
     runs = []
-    interps = []
-    with process_pool(workers, start_method=start_method) as pool:
-        try:
-            for _ in range(workers):
-                interps.append(interpreters.create())
-                interps[-1].exec(source)
-                interps[-1].prepare_main(steps=steps)
-            wait(pool.map_async(cpu.count_steps, [1000] * workers), timeout)
-            for i, variant in enumerate(alternating(VARIANTS, repeats)):
-                cpu0, start = cpu_seconds(), time.perf_counter()
-                if variant == "sequential":
-                    for _ in range(workers):
-                        cpu.count_steps(steps)
-                elif variant == "processes":
-                    wait(pool.map_async(cpu.count_steps, [steps] * workers, chunksize=1), timeout)
-                else:
-                    threads = [
-                        threading.Thread(target=cpu.count_steps, args=(steps,), daemon=True)
-                        if variant == "threads"
-                        else threading.Thread(
-                            target=it.exec, args=("count_steps(steps)",), daemon=True
-                        )
-                        for it in interps
-                    ]
-                    for t in threads:
-                        t.start()
-                    join_all(threads, timeout)
-                wall = time.perf_counter() - start
-                runs.append((variant, i // len(VARIANTS), wall, cpu_seconds() - cpu0))
-        finally:
-            close_all(interps, timeout)
+    with (
+        process_pool(workers, start_method=start_method) as pool,
+        new_interpreters(workers, timeout) as interps,
+    ):
+        for interp in interps:
+            interp.exec(source)
+            interp.prepare_main(steps=steps)
+        wait(pool.map_async(cpu.count_steps, [1000] * workers), timeout)
+        for i, variant in enumerate(alternating(VARIANTS, repeats)):
+            cpu0, start = cpu_seconds(), time.perf_counter()
+            if variant == "sequential":
+                for _ in range(workers):
+                    cpu.count_steps(steps)
+            elif variant == "processes":
+                wait(pool.map_async(cpu.count_steps, [steps] * workers, chunksize=1), timeout)
+            else:
+                calls = [
+                    (cpu.count_steps, steps) if variant == "threads" else (it.exec, task)
+                    for it in interps
+                ]
+                threads = [threading.Thread(target=f, args=(a,), daemon=True) for f, a in calls]
+                for t in threads:
+                    t.start()
+                join_all(threads, timeout)
+            wall = time.perf_counter() - start
+            runs.append((variant, i // len(VARIANTS), wall, cpu_seconds() - cpu0))
     return _models_result(runs, workers, task_seconds, repeats)
 
 
@@ -341,6 +326,18 @@ def close_all(interps: list, timeout: float = 10.0) -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)
+
+
+@contextmanager
+def new_interpreters(count: int, timeout: float = 10.0) -> Iterator[list]:
+    """count new interpreters, closed on leaving the block (close_all), even on an error."""
+    interps = []
+    try:
+        for _ in range(count):
+            interps.append(interpreters.create())
+        yield interps
+    finally:
+        close_all(interps, timeout)
 
 
 def _models_result(runs, workers, task_seconds, repeats) -> ModelsResult:
@@ -370,30 +367,30 @@ def _models_result(runs, workers, task_seconds, repeats) -> ModelsResult:
 def _models_findings(r: ModelsResult) -> list[str]:
     n, cores = r.params["workers"], r.machine["usable_cores"]
     sub, thr, proc = (r.speedup(v) for v in ("interpreters", "threads", "processes"))
-    out = [
-        f"{n} interpreters, each run from its own thread, ran {sub:.2f}x as fast as sequential "
-        f"using {r.cores_busy('interpreters'):.2f} cores; {n} threads {thr:.2f}x "
-        f"({r.cores_busy('threads'):.2f} cores); {n} processes {proc:.2f}x "
-        f"({r.cores_busy('processes'):.2f} cores). Medians of {r.params['repeats']} rounds."
-    ]
     effect = SPEEDUP.judge(sub)
     if effect.holds is None:
-        out.append(
+        verdict = (
             f"Interpreters cannot beat sequential here ({effect.why}); see the reference results."
         )
     elif effect.holds:
-        out.append(
+        verdict = (
             f"With 2 or more usable cores, interpreters should scale like processes "
             f"({SPEEDUP.effect} {SPEEDUP.op} {SPEEDUP.threshold:g}x): this run showed it, "
             "in one process, where threads could not."
         )
     else:
-        out.append(
+        verdict = (
             f"With {cores} usable cores, {SPEEDUP.effect} should reach {SPEEDUP.threshold:g}x; "
             "this run did not. If processes did not either, other programs were using a core: "
             "run the cell again. If only interpreters fell short, they share a GIL here."
         )
-    return out
+    return [
+        f"{n} interpreters, each run from its own thread, ran {sub:.2f}x as fast as sequential "
+        f"using {r.cores_busy('interpreters'):.2f} cores; {n} threads {thr:.2f}x "
+        f"({r.cores_busy('threads'):.2f} cores); {n} processes {proc:.2f}x "
+        f"({r.cores_busy('processes'):.2f} cores). Medians of {r.params['repeats']} rounds.",
+        verdict,
+    ]
 
 
 # -- 2. what an interpreter and a process cost to start and to keep --------------------------
@@ -407,29 +404,14 @@ class CostResult(Result):
     pss: dict[str, float] = field(default_factory=dict)  # bytes per idle one
 
     def plot(self):
-        import matplotlib.pyplot as plt
-
-        from ...charts import bars, close_if_inline, style
-
-        with style():
-            fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-            names = list(self.seconds)
-            bars(
-                names,
-                [self.seconds[k] * 1e3 for k in names],
-                ylabel="ms",
-                title="Start and stop one (median)",
-                ax=left,
-            )
-            bars(
-                names,
-                [self.pss[k] / MiB for k in names],
-                ylabel="MiB",
-                title="Memory of one idle (PSS)",
-                ax=right,
-            )
-            close_if_inline(fig)
-            return fig
+        names = list(self.seconds)
+        ms, mib = [self.seconds[k] * 1e3 for k in names], [self.pss[k] / MiB for k in names]
+        return _two_charts(
+            (11, 4),
+            names,
+            dict(values=ms, ylabel="ms", title="Start and stop one (median)"),
+            dict(values=mib, ylabel="MiB", title="Memory of one idle (PSS)"),
+        )
 
 
 def start_up_and_memory(
@@ -453,11 +435,8 @@ def start_up_and_memory(
     contexts = {f"{m} process": mp_context(m) for m in methods}
 
     def one_interpreter():
-        interp = interpreters.create()
-        try:
+        with new_interpreters(1) as (interp,):
             interp.exec("pass")
-        finally:
-            interp.close()
 
     def one_process(ctx):
         proc = ctx.Process(target=time.sleep, args=(0,))
@@ -473,45 +452,40 @@ def start_up_and_memory(
         seconds = median_seconds(starts, repeats)
         pss = {"interpreter": _pss_of_interpreters(count)}
         pss |= {name: _pss_of_processes(ctx, count, timeout) for name, ctx in contexts.items()}
-    result = CostResult(
+    return CostResult(
         title="Start-up and memory: interpreters against processes",
         params={"count": count, "repeats": repeats, "start methods": methods},
+        rows=[
+            {"one": k, "start and stop (ms)": seconds[k] * 1e3, "PSS when idle (MiB)": pss[k] / MiB}
+            for k in seconds
+        ],
+        findings=_cost_findings(seconds, pss, count),
         seconds=seconds,
         pss=pss,
     )
-    result.rows = [
-        {"one": k, "start and stop (ms)": seconds[k] * 1e3, "PSS when idle (MiB)": pss[k] / MiB}
-        for k in seconds
-    ]
-    result.findings = _cost_findings(seconds, pss, count)
-    return result
 
 
 def _cost_findings(seconds: dict, pss: dict, count: int) -> list[str]:
     sub_s, sub_m = seconds["interpreter"], pss["interpreter"]
-    out = [
+    return [
         f"Starting and closing an interpreter took {sub_s * 1e3:.1f} ms and kept "
-        f"{sub_m / MiB:.1f} MiB (PSS, mean over {count})."
-    ]
-    for name in [k for k in seconds if k != "interpreter"]:
-        out.append(
+        f"{sub_m / MiB:.1f} MiB (PSS, mean over {count}).",
+        *(
             f"A {name}: {seconds[name] * 1e3:.1f} ms ({seconds[name] / sub_s:.2g}x the "
             f"interpreter's) and {pss[name] / MiB:.1f} MiB ({pss[name] / sub_m:.2g}x)."
-        )
-    return out
+            for name in seconds
+            if name != "interpreter"
+        ),
+    ]
 
 
 def _pss_of_interpreters(count: int) -> float:
     """Bytes of PSS this process grew by, per interpreter, with `count` idle interpreters."""
     before = _pss(psutil.Process())
-    interps = []
-    try:
-        for _ in range(count):
-            interps.append(interpreters.create())
-            interps[-1].exec("pass")
+    with new_interpreters(count) as interps:
+        for interp in interps:
+            interp.exec("pass")
         return (_pss(psutil.Process()) - before) / count
-    finally:
-        close_all(interps)
 
 
 def _pss_of_processes(ctx, count: int, timeout: float) -> float:
@@ -562,13 +536,8 @@ SAMPLES = (
 )
 
 
-@dataclass
-class CrossingResult(Result):
-    """One row per kind of object: shareable or not, and what a Queue delivered."""
-
-
-def what_crosses(timeout: float = 10.0) -> CrossingResult:
-    """Each SAMPLES object, made in another interpreter and put on a queue, read back here.
+def what_crosses(timeout: float = 10.0) -> Result:
+    """Each SAMPLES object, made in another interpreter, put on a queue and read back here.
 
     is_shareable() says which types cross without pickle (their data is copied or, for
     buffers, shared); on 3.14 (and 3.13's queue) the others are pickled: a copy, and an
@@ -576,25 +545,17 @@ def what_crosses(timeout: float = 10.0) -> CrossingResult:
     """
     require_interpreters()
     queue = interpreters.create_queue()
-    interp = interpreters.create()
-    rows = []
-    try:
+    with new_interpreters(1) as (interp,):
         interp.prepare_main(queue=queue)
-        for what, expr in SAMPLES:
-            rows.append(_cross_one(interp, queue, what, expr, timeout))
-    finally:
-        close_all([interp])
-    result = CrossingResult(
-        title="What crosses between interpreters", params={"from": SOURCE}, rows=rows
+        rows = [_cross_one(interp, queue, what, expr, timeout) for what, expr in SAMPLES]
+    shareable = ", ".join(r["object"] for r in rows if r["is_shareable"])
+    refused = ", ".join(r["object"] for r in rows if not r["arrived"]) or "none"
+    return Result(
+        title="What crosses between interpreters",
+        params={"from": SOURCE},
+        rows=rows,
+        findings=[f"Shareable without pickle: {shareable}.", f"Could not cross at all: {refused}."],
     )
-    refused = [r["object"] for r in rows if not r["arrived"]]
-    result.findings = [
-        "Shareable without pickle: "
-        + ", ".join(r["object"] for r in rows if r["is_shareable"])
-        + ".",
-        "Could not cross at all: " + (", ".join(refused) or "none") + ".",
-    ]
-    return result
 
 
 def _cross_one(interp, queue, what: str, expr: str, timeout: float) -> dict:
@@ -624,23 +585,25 @@ def refused_imports(modules: tuple[str, ...] = REFUSERS) -> Result:
     a subinterpreter, even when it imports fine in the main one. Lesson 03, subinterpreters.
     """
     require_interpreters()
-    rows = []
-    for name in modules:
-        if importlib.util.find_spec(name) is None:
-            rows.append({"module": name, "in a subinterpreter": "not installed here"})
-            continue
-        interp = interpreters.create()
+    said = {name: _import_in_new_interpreter(name) for name in modules}
+    refused = ", ".join(m for m, s in said.items() if "does not support" in s) or "none"
+    return Result(
+        title="Importing extension modules in a subinterpreter",
+        params={},
+        rows=[{"module": m, "in a subinterpreter": s} for m, s in said.items()],
+        findings=[f"Refused here: {refused}."],
+    )
+
+
+def _import_in_new_interpreter(name: str) -> str:
+    if importlib.util.find_spec(name) is None:
+        return "not installed here"
+    with new_interpreters(1) as (interp,):
         try:
             interp.exec(f"import {name}")
-            rows.append({"module": name, "in a subinterpreter": "imported"})
-        except Exception as exc:
-            rows.append({"module": name, "in a subinterpreter": _last_line(exc)})
-        finally:
-            close_all([interp])
-    result = Result(title="Importing extension modules in a subinterpreter", params={}, rows=rows)
-    refused = [r["module"] for r in rows if "does not support" in r["in a subinterpreter"]]
-    result.findings = [f"Refused here: {', '.join(refused) or 'none'}."]
-    return result
+            return "imported"
+        except Exception as exc:  # refusing is the lesson
+            return _last_line(exc)
 
 
 # -- the pre-class check, the exercise, and reference results for older Pythons -------------
@@ -653,36 +616,26 @@ def check_interpreters(quick: bool = True) -> list[Effect]:
     models = compare_models(
         workers=2, task_seconds=0.15 if quick else 0.3, repeats=3 if quick else 5
     )
-    effects = [
-        SPEEDUP.judge(models.cores_vs_sequential("interpreters")),
-        report_only(LESSON, WALL_SPEEDUP, models.speedup("interpreters"), unit="x"),
-    ]
     cost = start_up_and_memory(
         count=2 if quick else 4,
         repeats=3 if quick else 5,
         start_methods=(mp_context().get_start_method(),),
     )
     process = next(k for k in cost.seconds if k != "interpreter")  # the course's start method
-    effects.append(
-        report_only(
-            LESSON, STARTUP_EFFECT, cost.seconds[process] / cost.seconds["interpreter"], unit="x"
-        )
-    )
-    effects.append(
-        report_only(LESSON, PSS_EFFECT, cost.pss[process] / cost.pss["interpreter"], unit="x")
-    )
-    return effects
+    return [
+        SPEEDUP.judge(models.cores_vs_sequential("interpreters")),
+        report_only(LESSON, WALL_SPEEDUP, models.speedup("interpreters"), unit="x"),
+        *(
+            report_only(LESSON, effect, of[process] / of["interpreter"], unit="x")
+            for effect, of in ((STARTUP_EFFECT, cost.seconds), (PSS_EFFECT, cost.pss))
+        ),
+    ]
 
 
 def reference_figures() -> ReferenceTable:
     """The interpreters section's figures recorded on other machines (3.13 and later)."""
     found = [f for f in reference_figures_for(LESSON) if f.measured is not None]
     return ReferenceTable(found, title="Subinterpreters: reference results from known machines")
-
-
-def best_reference() -> ReferenceFigure | None:
-    """The speed-up of 2 interpreters from the closest reference machine, or None."""
-    return best(LESSON, SPEEDUP.effect)
 
 
 EXERCISE = "interpreters in threads"
@@ -707,25 +660,21 @@ def feedback_interpreters(func, timeout: float = 60.0) -> bool | None:
     cpu0, start = cpu_seconds(), time.perf_counter()
     cpu.count_steps(steps)  # one core's worth on this machine now: a busy machine gives less
     one_core = (cpu_seconds() - cpu0) / (time.perf_counter() - start)
-    good = _observe(func, inspect.getsource(cpu.count_steps) + f"count_steps({steps})\n", timeout)
-    bad = _observe(func, "1 / 0", timeout)
-    good["cores"] /= max(one_core, 1e-3)
-    problem = _problem(good, "CPU-bound code") or _problem(bad, "code that raises")
-    if not problem and not isinstance(bad["outcome"], Exception):
+    code = inspect.getsource(cpu.count_steps) + f"count_steps({steps})\n"
+    problem, _, cores = _observe(func, code, "CPU-bound code", timeout)
+    failed, error, _ = _observe(func, "1 / 0", "code that raises", timeout)
+    cores /= max(one_core, 1e-3)
+    problem = problem or failed
+    if not problem and not needs_cores(2) and cores < 1.5:
         problem = (
-            "when the code raised ZeroDivisionError in an interpreter, your function returned "
-            "as if all went well: keep each thread's error and raise it after closing."
-        )
-    if not problem and not needs_cores(2) and good["cores"] < 1.5:
-        problem = (
-            f"on 2 interpreters it kept {good['cores']:.2f} cores' worth busy (one thread "
+            f"on 2 interpreters it kept {cores:.2f} cores' worth busy (one thread "
             "alone: 1): they ran one after the other (start every thread before joining "
             "any), or other programs kept the cores busy (close them, run the check again)."
         )
     return feedback(
         not problem,
-        f"2 interpreters kept {good['cores']:.2f} cores' worth busy (one thread alone: 1), the "
-        f"failure came back as {type(bad['outcome']).__name__}, and nothing was left open.",
+        f"2 interpreters kept {cores:.2f} cores' worth busy (one thread alone: 1), the "
+        f"failure came back as {type(error).__name__}, and nothing was left open.",
         "not yet: " + problem,
         exercise=EXERCISE,
     )
@@ -734,8 +683,9 @@ def feedback_interpreters(func, timeout: float = 60.0) -> bool | None:
 def _stub(*args): ...
 
 
-def _observe(func, code: str, timeout: float) -> dict:
-    """Run func(code, 2) in a thread with a timeout: what it returned or raised, cores, leftovers."""
+def _observe(func, code: str, what: str, timeout: float) -> tuple[str, Exception | None, float]:
+    """Run func(code, 2) in a thread, with a timeout: (what it did wrong with `what` code, or
+    ""; what it raised; cores busy)."""
     before, threads_before = open_interpreters(), threading.active_count()
     outcome: list = []
 
@@ -750,25 +700,22 @@ def _observe(func, code: str, timeout: float) -> dict:
     runner = threading.Thread(target=call, name="exercise", daemon=True)
     runner.start()
     runner.join(timeout)
-    return {
-        "outcome": outcome[0] if outcome else TimeoutError(),
-        "finished": bool(outcome),
-        "cores": (cpu_seconds() - cpu0) / (time.perf_counter() - start),
-        "left open": open_interpreters() - before,
-        "threads left": threading.active_count() - threads_before,
-    }
-
-
-def _problem(seen: dict, what: str) -> str:
-    if not seen["finished"]:
-        return f"with {what} it did not return in time: did you join every thread?"
-    if seen["left open"] > 0:
-        return f"with {what} it left {seen['left open']} interpreter(s) open: close each (try/finally)."
-    if seen["threads left"] > 0:
-        return f"with {what} it left {seen['threads left']} thread(s) running: join them."
-    error = seen["outcome"]
-    if what == "CPU-bound code" and error is not None:
-        return f"with {what} it raised {type(error).__name__}: {_last_line(error)}"
-    if error is not None and "ZeroDivisionError" not in f"{error!r} {error}":
-        return f"with {what} it raised {type(error).__name__}, not the interpreter's error: {_last_line(error)}"
-    return ""
+    cores = (cpu_seconds() - cpu0) / (time.perf_counter() - start)
+    left, threads = open_interpreters() - before, threading.active_count() - threads_before
+    error = outcome[0] if outcome else TimeoutError()
+    raising = what == "code that raises"
+    if not outcome:
+        said = "did not return in time: did you join every thread?"
+    elif left > 0:
+        said = f"left {left} interpreter(s) open: close each (try/finally)."
+    elif threads > 0:
+        said = f"left {threads} thread(s) running: join them."
+    elif raising and error is None:
+        said = "returned as if all went well: keep each thread's error and raise it after closing."
+    elif not raising and error is not None:
+        said = f"raised {type(error).__name__}: {_last_line(error)}"
+    elif raising and "ZeroDivisionError" not in f"{error!r} {error}":
+        said = f"raised {type(error).__name__}, not the interpreter's error: {_last_line(error)}"
+    else:
+        said = ""
+    return (f"with {what} it {said}" if said else ""), error, cores

@@ -18,13 +18,16 @@ folder is removed whatever happens.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,15 +63,11 @@ class PySpyResult(Result):
     why_not: str = ""
     command: list[str] = field(default_factory=list)
     samples: dict[str, int] = field(default_factory=dict)  # thread name -> GIL samples
-    held: dict[str, float] = field(
-        default_factory=dict
-    )  # thread name -> seconds it ran (own stamps)
+    held: dict[str, float] = field(default_factory=dict)  # thread name -> s it ran (own stamps)
 
     def py_spy_share(self, thread: str) -> float:
-        """The thread's share (0-1) of the samples py-spy took while one of the two held the GIL.
-
-        The main thread's samples (starting Python, importing, waiting to join) are left out.
-        """
+        """The thread's share (0-1) of the samples py-spy took while one of the two held the GIL;
+        the main thread's (starting Python, importing, waiting to join) are left out."""
         return self.samples.get(thread, 0) / max(1, sum(self.samples.get(t, 0) for t in self.held))
 
     def course_share(self, thread: str) -> float:
@@ -78,16 +77,9 @@ class PySpyResult(Result):
     @property
     def disagreement_pp(self) -> float | None:
         """The largest gap between the two shares over the threads, in percentage points."""
-        if self.why_not or not self.held:
+        if not self.held:  # py-spy did not run
             return None
         return max(abs(self.py_spy_share(t) - self.course_share(t)) * 100 for t in self.held)
-
-
-def spy_command(out: Path, raw: Path, rate: int, steps: list[int]) -> list[str]:
-    """The py-spy command line: record the child's GIL holders, per thread, as raw text."""
-    child = [sys.executable, "-m", "helpers.workloads.gil", str(out), *map(str, steps)]
-    spy = [py_spy_path() or "py-spy", "record", "--gil", "--threads", "--format", "raw"]
-    return [*spy, "--rate", str(rate), "--output", str(raw), "--", *child]
 
 
 def count_samples(raw_text: str) -> dict[int, int]:
@@ -97,13 +89,10 @@ def count_samples(raw_text: str) -> dict[int, int]:
     reads the names apart from the stacks), and matching by name then lost every sample of
     that thread.
     """
-    counts: dict[int, int] = {}
-    for line in raw_text.splitlines():
-        found = LINE.match(line.strip())
-        if found:
-            tid = int(found["tid"], 0)
-            counts[tid] = counts.get(tid, 0) + int(found["count"])
-    return counts
+    counts: Counter[int] = Counter()
+    for found in filter(None, (LINE.match(line.strip()) for line in raw_text.splitlines())):
+        counts[int(found["tid"], 0)] += int(found["count"])
+    return dict(counts)
 
 
 def py_spy_gil_share(
@@ -127,20 +116,15 @@ def py_spy_gil_share(
         out, raw = folder / "stamps.json", folder / "gil.txt"
         every = block_steps()  # calibrated here, once, so the child starts its threads at once
         steps = [every, *(steps_for(s, every) for s in seconds)]
-        result.command = spy_command(out, raw, rate, steps)
+        child = [sys.executable, "-m", "helpers.workloads.gil", str(out), *map(str, steps)]
+        spy = [py_spy_path() or "py-spy", "record", "--gil", "--threads", "--format", "raw"]
+        result.command = [*spy, "--rate", str(rate), "--output", str(raw), "--", *child]
         done = subprocess.run(
-            result.command,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=helpers_env(),
-            check=False,
+            result.command, capture_output=True, text=True, timeout=timeout, env=helpers_env()
         )
         if done.returncode != 0 or not raw.exists() or not out.exists():
             said = (done.stderr or done.stdout).strip().splitlines()
-            result.why_not = "py-spy could not sample the child: " + (
-                said[-1] if said else "no output"
-            )
+            result.why_not = f"py-spy could not sample the child: {(said or ['no output'])[-1]}"
             if "ermission" in done.stderr or "ptrace" in done.stderr:
                 result.why_not += (
                     " (no permission to read another process: run as root, or set "
@@ -162,27 +146,22 @@ def py_spy_gil_share(
 
 
 def time_running(stamps: dict[str, dict]) -> dict[str, float]:
-    """Thread name -> seconds it ran holding the GIL, from its own progress stamps.
-
-    The stretches it made progress (progress_spans, as in section 1's timeline): a hand-off,
-    during which no thread holds the GIL and py-spy --gil keeps no sample, counts for
-    neither thread. Counting whole turns instead (from the previous turn's last stamp)
-    gave each hand-off to the incoming thread and pulled the shares towards 50/50 on a
-    busy machine, 10 points off py-spy's.
-    """
+    """Thread name -> seconds it ran holding the GIL: the stretches its own progress stamps
+    show (progress_spans, as in section 1's timeline). A hand-off, when no thread holds the GIL
+    and py-spy --gil keeps no sample, counts for neither. Trap: counting whole turns (from the
+    previous turn's last stamp) gave each hand-off to the incoming thread and pulled the shares
+    towards 50/50 on a busy machine, 10 points off py-spy's."""
     held = {}
     for name, s in stamps.items():
         progress = Progress(name, 0, name, s["start"], s["stamps"], 0.0)
-        gaps = sorted(b - a for a, b in zip(s["stamps"], s["stamps"][1:], strict=False))
-        block = gaps[len(gaps) // 2] if gaps else 0.0
+        gaps = [b - a for a, b in itertools.pairwise(s["stamps"])]
+        block = statistics.median_high(gaps) if gaps else 0.0
         held[name] = sum(end - start for start, end in progress_spans(progress, block))
     return held
 
 
 def rows(r: PySpyResult) -> list[dict]:
-    """The per-thread table."""
-    if r.why_not:
-        return []
+    """The per-thread table (empty where py-spy did not run: nothing was held)."""
     return [
         {
             "thread": t,
@@ -203,11 +182,10 @@ def findings(r: PySpyResult) -> list[str]:
     if r.why_not:
         return [f"py-spy was not run: {r.why_not}. The course's timeline above stands alone here."]
     gap = r.disagreement_pp
-    verdict = "agree" if PY_SPY.holds(gap) else "disagree"
     return [
         f"py-spy took {sum(r.samples.get(t, 0) for t in r.held)} samples in which one of the "
         f"two threads held the GIL ({r.samples.get('other threads', 0)} more of the main thread, "
-        "starting up, left out); its "
-        f"shares and the course's {verdict}: at most {gap:.1f} percentage points apart "
-        f"(the check allows {PY_SPY.threshold:g})."
+        f"starting up, left out); its shares and the course's "
+        f"{'agree' if PY_SPY.holds(gap) else 'disagree'}: at most {gap:.1f} percentage points "
+        f"apart (the check allows {PY_SPY.threshold:g})."
     ]
