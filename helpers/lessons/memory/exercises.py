@@ -17,7 +17,7 @@ import statistics
 import sys
 from collections.abc import Callable
 
-from ...course.feedback import feedback, time_limit, unanswered
+from ...course.feedback import feedback, is_stub, time_limit, unanswered
 from ...machine import mp_context, start_methods
 from ...probes import measure
 from ...runner import no_stray_processes, wait
@@ -31,19 +31,6 @@ PAGES = "page arithmetic"
 EXERCISES = [SHARED_DATA, GC_SAFE, PAGES]
 GLOBAL_NAME = "course_exercise_data"  # the __main__ global the check's workers read
 TIMEOUT = 60.0  # seconds the learner's code may take
-
-
-def empty_body(*args, **kwargs):
-    """A function whose body is only `...`, as the exercises ship."""
-    ...
-
-
-def unsolved(answer) -> bool:
-    """True for an exercise left as shipped: None, or a function whose body is only `...`."""
-    if answer is None:
-        return True
-    code = getattr(answer, "__code__", None)
-    return code is not None and code.co_code == empty_body.__code__.co_code
 
 
 def growth_per_worker(reports: list) -> float | None:
@@ -92,7 +79,7 @@ def feedback_shared_data(my_data: Callable | None, n: int = 1_000_000, workers: 
 
     Passes when each worker's USS grows by at most findings.SHARED of the data's own size.
     """
-    if unsolved(my_data):
+    if is_stub(my_data):
         unanswered("write my_data(n), returning the numbers 1000 .. 1000 + n - 1, then run this cell",
                    exercise=SHARED_DATA)
         return False
@@ -131,7 +118,7 @@ def feedback_gc_safe_pool(my_pool_run: Callable | None, workers: int = 2, size_m
     with a time limit. Passes when its reports (from collect_garbage) show a full collection
     in every worker and each worker's USS grew by at most findings.SHARED of the lists.
     """
-    if unsolved(my_pool_run):
+    if is_stub(my_pool_run):
         unanswered("write my_pool_run(workers): a fork Pool mapping collect_garbage, one task "
                    "per worker, returning the reports", exercise=GC_SAFE)
         return False
