@@ -37,7 +37,7 @@ def _run(args) -> int:
     if args.list or not args.name:
         width = max(map(len, EXPERIMENTS))
         for name, target in EXPERIMENTS.items():
-            doc = (resolve(target).__doc__ or "").strip().splitlines()[0]
+            doc = (resolve(target).__doc__ or "").strip().partition("\n")[0]
             print(f"{name:<{width}}  {doc}")
         return 0
     if args.name not in EXPERIMENTS:

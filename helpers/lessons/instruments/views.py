@@ -9,7 +9,7 @@ up across processes:
     /proc/PID/smaps_rollup  the kernel's own totals: Rss, Pss, Private_*, Shared_*
     the course's sampler    RSS, USS, PSS every interval, from its own process
 
-The sampler should agree with smaps_rollup on PSS within 5% (the "instruments" check).
+The sampler should agree with smaps_rollup on PSS (the "instruments" check, ROLLUP_VS_SAMPLER).
 """
 
 from __future__ import annotations

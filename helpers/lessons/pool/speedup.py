@@ -35,7 +35,6 @@ class SpeedupResult(Result):
 
     workers: list[int] = field(default_factory=list)
     usable_cores: int = 1
-    tasks: int = 0
     serial_share: float | None = None
     seconds: dict[int, list[float]] = field(default_factory=dict)
     amdahl_seconds: dict[int, list[float]] = field(default_factory=dict)
@@ -192,7 +191,6 @@ def speedup_sweep(
         params={"total_seconds": total_seconds, "repeats": repeats},
         workers=counts,
         usable_cores=cores,
-        tasks=len(tasks),
         serial_share=serial_share,
         seconds={w: [] for w in counts},
         amdahl_seconds={w: [] for w in counts} if serial_share else {},

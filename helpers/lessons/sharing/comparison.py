@@ -107,9 +107,9 @@ class CompareResult(Result):
     def measured(self) -> list[StrategyRun]:
         return [r for r in self.runs if not r.skipped]
 
-    def ratio(self, fast: str, slow: str, metric: str = "reads_per_s") -> float | None:
-        """How many times fast's metric exceeds slow's (None if either was skipped)."""
-        a, b = getattr(self.run(fast), metric), getattr(self.run(slow), metric)
+    def ratio(self, fast: str, slow: str) -> float | None:
+        """How many times fast's item reads per second exceed slow's (None if either was skipped)."""
+        a, b = self.run(fast).reads_per_s, self.run(slow).reads_per_s
         return None if not a or not b else a / b
 
     def plot(self):
