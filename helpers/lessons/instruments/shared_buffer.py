@@ -65,8 +65,13 @@ def shared_buffer(
         finally:
             memory.inherited = None
     params = {"workers": workers, "size_mb": size_mb, "hold": hold}
-    result = SharedBufferResult(f"{workers} forked workers read a {size_mb} MiB buffer", params,
-                                measurement=m)
+    title = f"{workers} forked workers read a {size_mb} MiB buffer"
+    return _described(SharedBufferResult(title, params, measurement=m))
+
+
+def _described(result: SharedBufferResult) -> SharedBufferResult:
+    """The run's table and findings: each way of counting against the ground truth."""
+    m, workers = result.measurement, result.params["workers"]
     metric = m.total_metric
     result.rows = [
         {"count": "system drop (ground truth)", "MiB": m.system_drop / MiB},

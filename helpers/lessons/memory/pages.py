@@ -92,6 +92,13 @@ def page_view(size_mb: float = 16, steps: int = 4, timeout: float = 60.0) -> Pag
         private_pages=[((p or 0) - base) // pages.PAGE_SIZE for _, p, _ in seen],
         object_pages_private=alone, flags=[x[order] for _, _, x in seen] if watched else [],
     )
+    return _page_view_described(result)
+
+
+def _page_view_described(result: PageViewResult) -> PageViewResult:
+    """The run's table (one row per share read) and its findings."""
+    alone, total = result.object_pages_private, result.object_pages
+    watched = alone is not None
     result.rows = [
         {
             "share read": f"{f:.0%}",
@@ -103,7 +110,7 @@ def page_view(size_mb: float = 16, steps: int = 4, timeout: float = 60.0) -> Pag
     ]
     last = result.private_pages[-1]
     result.findings = [
-        f"The {spec.items:,} ints lie on {total:,} pages of {pages.PAGE_SIZE // 1024} KiB: "
+        f"The {result.items:,} ints lie on {total:,} pages of {pages.PAGE_SIZE // 1024} KiB: "
         f"{result.bytes_per_object:.0f} bytes per int, so one page holds about "
         f"{pages.PAGE_SIZE / result.bytes_per_object:.0f} of them.",
         f"Reading all of them made {last:,} pages private ({last * pages.PAGE_SIZE / MiB:.1f} MiB)"

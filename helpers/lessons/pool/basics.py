@@ -227,6 +227,11 @@ def iteration_styles(
                 order.append(label)
                 times.append(time.perf_counter() - start)
             result.finished[style] = times[-1]
+    return _styles_described(result)
+
+
+def _styles_described(result: StylesResult) -> StylesResult:
+    """The run's table (one row per style) and its findings."""
     result.rows = [
         {
             "style": style,

@@ -136,6 +136,11 @@ def pool_vs_executor(
             variants[key]()
             result.seconds.setdefault(key, []).append(time.perf_counter() - start)
     result.seconds = {key: result.seconds[key] for key in variants}  # teaching order
+    return _api_described(result, tiny_name, cpu_name, chunk)
+
+
+def _api_described(result: ApiResult, tiny_name: str, cpu_name: str, chunk: int) -> ApiResult:
+    """The run's table (median time per workload and variant) and its findings."""
     result.rows = [
         {"workload": w, "variant": v, "median time (ms)": result.median(w, v) * 1000}
         for w, v in result.seconds

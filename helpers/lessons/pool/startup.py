@@ -98,6 +98,11 @@ def startup_cost(
             started.pool.close()
             started.pool.join()
             result.shutdown[method].append(time.perf_counter() - start)
+    return _startup_described(result)
+
+
+def _startup_described(result: StartupResult) -> StartupResult:
+    """The run's table (one row per start method) and its findings."""
     result.rows = [
         {
             "start method": m,
@@ -106,7 +111,7 @@ def startup_cost(
             "first task round trip (ms)": statistics.median(result.round_trip[m]) * 1000,
             "close + join (ms)": statistics.median(result.shutdown[m]) * 1000,
         }
-        for m in chosen
+        for m in result.ready
     ]
     result.findings = _startup_findings(result)
     return result
