@@ -70,7 +70,8 @@ class Rule:
         usable cores or nothing measured, saying why."""
         missing = needs_cores(self.cores)
         if missing or measured is None:
-            why = missing or why or "not measured"
+            # why nothing was measured (py-spy absent, no subinterpreters) says more than cores
+            why = (why if measured is None else "") or missing or "not measured"
             return Effect(self.lesson, self.effect, self.expected, measured, self.unit, None, why)
         holds = self.holds(measured)
         return Effect(self.lesson, self.effect, self.expected, measured, self.unit, holds, why)

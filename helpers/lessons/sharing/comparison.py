@@ -164,19 +164,26 @@ def run_strategy(name: str, n: int, workers: int, seconds: float, write: bool, i
 
 
 def _growth_while_working(m: Measurement) -> int:
-    """Peak PSS total while the workers ran their tasks, minus the total before the block.
+    """Peak PSS total while every worker held its store, idle, minus the total before the block.
 
-    Samples taken while processes are being forked can count the parent's pages twice (the
-    sampler reads the parent before a fork and the child after it), so the peak is taken
-    only between the first task's start and the last task's end, which includes the
-    workers' idle hold, when the sampler always gets its turn.
+    While processes run, one tick of the sampler is not one instant: it reads the processes
+    one after another, and on a busy core (one core, or a machine shared with other work) it
+    is preempted between them, so a tick can count a page in one process before the others
+    mapped it, and again in them. In the workers' final idle hold the state is settled and
+    the (low-priority) sampler gets its turn, so the peak is taken there; the whole span of
+    the tasks is the fallback when no tick fell inside the hold.
     """
     metric = m.total_metric
     if not m.tasks:
         return m.growth(metric)
-    start, end = min(t.start for t in m.tasks), max(t.end for t in m.tasks)
-    during = [total for t, total in m.totals(metric) if start <= t <= end]
-    return (max(during) if during else m.peak(metric)) - m.baseline(metric)
+    holds = [t for t in m.tasks if t.task == "hold"]
+    spans = [(max(t.start for t in holds), min(t.end for t in holds))] if holds else []
+    spans.append((min(t.start for t in m.tasks), max(t.end for t in m.tasks)))
+    for start, end in spans:
+        during = [total for t, total in m.totals(metric) if start <= t <= end]
+        if during:
+            return max(during) - m.baseline(metric)
+    return m.peak(metric) - m.baseline(metric)
 
 
 def compare(size_mb: float | None = None,
