@@ -12,11 +12,10 @@ import hashlib
 import math
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 
-from ...course.feedback import feedback, unanswered
+from ...course.feedback import call_with_timeout, feedback, unanswered
 from ...machine import gil_enabled, usable_cores
 from ...timing import alternating
 from ...workloads.gil import busy_threads, wakeup_delays
@@ -42,24 +41,14 @@ def run_with_timeout(func: Callable[[], object], timeout: float) -> tuple[object
     """Run func() in a thread: (its result, wall seconds, CPU seconds of all this process's
     threads). Raises TimeoutError after timeout seconds (the thread is left to finish on its
     own) and re-raises what func raised."""
-    box: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = func()
-        except BaseException as exc:  # reported to the learner by the caller
-            box["error"] = exc
-
-    cpu0, start = time.process_time(), time.perf_counter()
-    thread = threading.Thread(target=run, name="exercise", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
-    if thread.is_alive():
+    cpu0 = time.process_time()
+    how, value, wall = call_with_timeout(func, (), timeout)
+    cpu = time.process_time() - cpu0
+    if how == "timeout":
         raise TimeoutError(f"your code did not finish within {timeout:.0f} s")
-    if "error" in box:
-        raise box["error"]
-    return box.get("value"), wall, cpu
+    if how == "raised":
+        raise value
+    return value, wall, cpu
 
 
 def sha256_pieces(data: bytes, chunk: int) -> list[bytes]:

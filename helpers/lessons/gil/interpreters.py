@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from ...course.check import Effect, Rule, needs_cores, report_only
-from ...course.feedback import feedback, is_stub, unanswered
+from ...course.feedback import call_with_timeout, feedback, is_stub, unanswered
 from ...course.reference import ReferenceTable
 from ...course.reference import figures as reference_figures_for
 from ...footprint import footprint
@@ -687,24 +687,13 @@ def _observe(func, code: str, what: str, timeout: float) -> tuple[str, Exception
     """Run func(code, 2) in a thread, with a timeout: (what it did wrong with `what` code, or
     ""; what it raised; cores busy)."""
     before, threads_before = open_interpreters(), threading.active_count()
-    outcome: list = []
-
-    def call():
-        try:
-            func(code, 2)
-            outcome.append(None)
-        except Exception as exc:  # the learner's error is judged, not raised
-            outcome.append(exc)
-
     cpu0, start = cpu_seconds(), time.perf_counter()
-    runner = threading.Thread(target=call, name="exercise", daemon=True)
-    runner.start()
-    runner.join(timeout)
+    how, error, _ = call_with_timeout(func, (code, 2), timeout)  # its error is judged, not raised
     cores = (cpu_seconds() - cpu0) / (time.perf_counter() - start)
     left, threads = open_interpreters() - before, threading.active_count() - threads_before
-    error = outcome[0] if outcome else TimeoutError()
+    error = {"returned": None, "raised": error}.get(how, TimeoutError())
     raising = what == "code that raises"
-    if not outcome:
+    if how == "timeout":
         said = "did not return in time: did you join every thread?"
     elif left > 0:
         said = f"left {left} interpreter(s) open: close each (try/finally)."

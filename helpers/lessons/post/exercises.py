@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 import statistics
-import threading
 from multiprocessing import get_context
 
 import numpy as np
 
-from ...course.feedback import feedback, unanswered
+from ...course.feedback import call_with_timeout, feedback, unanswered
 from ...machine import memory_budget_bytes, mp_context, usable_cores
 from ...units import MiB
 from . import tasks
@@ -29,18 +28,8 @@ EX_ERRORS, EX_COPY, EX_SIZE = "every error surfaces", "one copy under spawn", "p
 
 def _run_with_timeout(func, *args):
     """(finished, result, error) of func(*args) run in a thread, waiting at most TIMEOUT s."""
-    out: dict = {}
-
-    def target() -> None:
-        try:
-            out["result"] = func(*args)
-        except BaseException as exc:  # the learner's error is reported, not raised
-            out["error"] = exc
-
-    runner = threading.Thread(target=target, daemon=True)
-    runner.start()
-    runner.join(TIMEOUT)
-    return not runner.is_alive(), out.get("result"), out.get("error")
+    how, value, _ = call_with_timeout(func, args, TIMEOUT)
+    return how != "timeout", value if how == "returned" else None, value if how == "raised" else None
 
 
 def feedback_every_error(collect_errors) -> bool | None:
